@@ -1,0 +1,241 @@
+//! The `Launch` custom resource (`evidently.launch-operator.io/v1alpha1`).
+//!
+//! `spec` mirrors Evidently's CreateLaunch request member for member (same camelCase names and
+//! shapes); the only additions are `deletionPolicy`, and RFC 3339 strings for `startTime` where
+//! the wire uses epoch seconds. The constraints are not written here: `schema.rs` copies them
+//! from the rules module into the generated CRD, and `spec.rs` checks a spec with the same rules.
+
+pub mod schema;
+pub mod spec;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use schema::launch_crd;
+pub use spec::validate_spec;
+
+/// API group of the resource.
+pub const GROUP: &str = "evidently.launch-operator.io";
+/// Condition type that says whether Evidently matches the spec.
+pub const READY: &str = "Ready";
+
+/// The desired Evidently launch; members mirror the CreateLaunch request.
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "evidently.launch-operator.io",
+    version = "v1alpha1",
+    kind = "Launch",
+    plural = "launches",
+    namespaced,
+    doc = "A CloudWatch Evidently launch: a gradual roll-out of feature variations over scheduled traffic splits. The operator creates it in Evidently, keeps it in step with the spec, and reports its ARN and Evidently status in status.",
+    status = "LaunchStatus",
+    shortname = "evlaunch",
+    category = "evidently",
+    printcolumn(
+        name = "Project",
+        type_ = "string",
+        json_path = ".spec.project",
+        description = "Evidently project"
+    ),
+    printcolumn(
+        name = "Status",
+        type_ = "string",
+        json_path = ".status.status",
+        description = "Evidently launch status"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status",
+        description = "Whether Evidently matches the spec"
+    ),
+    printcolumn(
+        name = "ARN",
+        type_ = "string",
+        json_path = ".status.arn",
+        priority = 1,
+        description = "Evidently launch ARN"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+pub struct LaunchSpec {
+    /// Name or ARN of the Evidently project that holds the launch. The project must exist.
+    /// Immutable.
+    pub project: String,
+    /// Name of the launch in Evidently. Defaults to `metadata.name`. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Description of the launch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The launch groups: each serves one variation of one feature. Group names are unique and
+    /// are the keys of the step weights.
+    pub groups: Vec<LaunchGroupSpec>,
+    /// Metrics that Evidently monitors during the launch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric_monitors: Option<Vec<MetricMonitorSpec>>,
+    /// Salt that Evidently combines with the entity ID to assign it to a group. Defaults (in
+    /// Evidently) to the launch name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub randomization_salt: Option<String>,
+    /// The scheduled traffic splits of the launch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_splits_config: Option<ScheduledSplitsConfigSpec>,
+    /// Tags of the launch in Evidently. The operator adds its own ownership tag
+    /// (`launch-operator.io/owner`), which is not listed here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<BTreeMap<String, String>>,
+    /// What deleting this resource does in Evidently: `Delete` (default) deletes the launch,
+    /// `Retain` leaves it in place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_policy: Option<DeletionPolicy>,
+}
+
+/// What deleting a `Launch` resource does to the Evidently launch.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Delete the launch in Evidently (stopping it first when it is running).
+    #[default]
+    Delete,
+    /// Leave the launch in Evidently.
+    Retain,
+}
+
+/// A launch group: the variation of a feature that its share of traffic is served.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LaunchGroupSpec {
+    /// Group name, unique within the launch; the key of this group in step weights.
+    pub name: String,
+    /// Description of the group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Name of the feature (in the launch's project) that this group serves.
+    pub feature: String,
+    /// Name of the feature variation that this group serves.
+    pub variation: String,
+}
+
+/// A metric that Evidently monitors during the launch.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricMonitorSpec {
+    /// How the metric is computed from events.
+    pub metric_definition: MetricDefinitionSpec,
+}
+
+/// How a monitored metric is computed from the project's events.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricDefinitionSpec {
+    /// Metric name (no white space).
+    pub name: String,
+    /// JSON path of the entity ID in an event, e.g. `userDetails.userID`.
+    pub entity_id_key: String,
+    /// JSON path of the tracked value in an event, e.g. `details.loadTime`.
+    pub value_key: String,
+    /// EventBridge event pattern that selects the events, as a JSON document in a string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_pattern: Option<String>,
+    /// Label of the metric's unit, e.g. `ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_label: Option<String>,
+}
+
+/// The steps of the launch's traffic schedule.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduledSplitsConfigSpec {
+    /// The steps; each applies from its `startTime` until the next step's.
+    pub steps: Vec<ScheduledSplitStepSpec>,
+}
+
+/// One step of the traffic schedule.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduledSplitStepSpec {
+    /// When the step starts, as an RFC 3339 timestamp (e.g. `2026-12-01T09:00:00Z`). Evidently
+    /// keeps whole seconds.
+    pub start_time: String,
+    /// Traffic share of each group during this step, keyed by group name, in thousandths of a
+    /// percent (50000 = 50%). Traffic not allocated is not part of the launch.
+    pub group_weights: BTreeMap<String, i64>,
+    /// Different splits for audience segments, evaluated by ascending `evaluationOrder`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment_overrides: Option<Vec<SegmentOverrideSpec>>,
+}
+
+/// A traffic split for the users in one audience segment.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SegmentOverrideSpec {
+    /// Name or ARN of the Evidently segment.
+    pub segment: String,
+    /// Order in which overrides are evaluated; lower first.
+    pub evaluation_order: i64,
+    /// Traffic share of each group for this segment, keyed by group name, in thousandths of a
+    /// percent.
+    pub weights: BTreeMap<String, i64>,
+}
+
+/// What the operator observed in Evidently, and whether it matches the spec.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LaunchStatus {
+    /// ARN of the launch in Evidently.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    /// Evidently's status of the launch: CREATED, UPDATING, RUNNING, COMPLETED or CANCELLED.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Evidently's reason for the status (e.g. the reason given when it was stopped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+    /// When Evidently created the launch (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_time: Option<String>,
+    /// When Evidently last updated the launch (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_updated_time: Option<String>,
+    /// When the launch started and ended running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<LaunchExecutionStatus>,
+    /// The `metadata.generation` that the status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Conditions; `Ready` says whether the launch exists in Evidently and matches the spec.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}
+
+/// Start and end of the launch's execution in Evidently.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LaunchExecutionStatus {
+    /// When the launch started running (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_time: Option<String>,
+    /// When the launch stopped (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_time: Option<String>,
+}
+
+impl Launch {
+    /// The launch's name in Evidently: `spec.name`, else `metadata.name`.
+    pub fn launch_name(&self) -> String {
+        self.spec
+            .name
+            .clone()
+            .or_else(|| self.metadata.name.clone())
+            .unwrap_or_default()
+    }
+}

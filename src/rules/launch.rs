@@ -1,0 +1,270 @@
+//! Launch requests as plain structs (the CreateLaunch / UpdateLaunch wire bodies) and the
+//! cross-field rules that the API model cannot state.
+//!
+//! Deliberately not stricter than the service: segment-override weights may sum past 100000,
+//! `evaluationOrder` values need not be contiguous or unique, steps need not be sorted, and a
+//! `startTime` in the past is accepted (real Evidently accepted all of these).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Violation, walk::validate_shape};
+
+/// The documented per-resource tag limit ("up to 50 tags"); the model's TagMap has no size trait.
+pub const MAX_TAGS: usize = 50;
+
+/// A group of a launch: one variation of one feature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LaunchGroupConfig {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub feature: String,
+    pub variation: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricMonitorConfig {
+    pub metric_definition: MetricDefinitionConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricDefinitionConfig {
+    pub name: String,
+    pub entity_id_key: String,
+    pub value_key: String,
+    /// An EventBridge event pattern, as a JSON document in a string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_pattern: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_label: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduledSplitsLaunchConfig {
+    pub steps: Vec<ScheduledSplitConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduledSplitConfig {
+    /// Epoch seconds, possibly fractional, as on the wire.
+    pub start_time: f64,
+    pub group_weights: BTreeMap<String, i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment_overrides: Option<Vec<SegmentOverride>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SegmentOverride {
+    /// Segment name or ARN.
+    pub segment: String,
+    pub evaluation_order: i64,
+    pub weights: BTreeMap<String, i64>,
+}
+
+/// CreateLaunch's input: the `{project}` label plus the body members.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateLaunchInput {
+    pub project: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub groups: Vec<LaunchGroupConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric_monitors: Option<Vec<MetricMonitorConfig>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub randomization_salt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_splits_config: Option<ScheduledSplitsLaunchConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+/// UpdateLaunch's input: the `{project}` and `{launch}` labels plus the body members; an absent
+/// member is left unchanged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateLaunchInput {
+    pub project: String,
+    pub launch: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<LaunchGroupConfig>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric_monitors: Option<Vec<MetricMonitorConfig>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub randomization_salt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_splits_config: Option<ScheduledSplitsLaunchConfig>,
+}
+
+/// Adds the path labels to a JSON body, so the whole input can be walked as one structure.
+fn with_labels(body: &Value, labels: &[(&str, &str)]) -> Result<Value, Vec<Violation>> {
+    let mut object = match body {
+        Value::Object(o) => o.clone(),
+        Value::Null => serde_json::Map::new(),
+        _ => {
+            return Err(vec![Violation::new(
+                "",
+                "request body must be a JSON object",
+            )]);
+        }
+    };
+    for (k, v) in labels {
+        object.insert((*k).to_string(), Value::String((*v).to_string()));
+    }
+    Ok(Value::Object(object))
+}
+
+fn typed<T: serde::de::DeserializeOwned>(input: Value) -> Result<T, Vec<Violation>> {
+    serde_json::from_value(input)
+        .map_err(|e| vec![Violation::new("", format!("cannot parse the request: {e}"))])
+}
+
+/// Validates a CreateLaunch request (label + JSON body) completely: model constraints, then the
+/// cross-field rules.
+pub fn validate_create_launch(
+    project: &str,
+    body: &Value,
+) -> Result<CreateLaunchInput, Vec<Violation>> {
+    let input = with_labels(body, &[("project", project)])?;
+    let violations = validate_shape("CreateLaunchRequest", &input, "");
+    if !violations.is_empty() {
+        return Err(violations);
+    }
+    let launch: CreateLaunchInput = typed(input)?;
+    let violations = check_launch(
+        &launch.groups,
+        launch.metric_monitors.as_deref().unwrap_or_default(),
+        launch.scheduled_splits_config.as_ref(),
+        launch.tags.as_ref(),
+    );
+    if violations.is_empty() {
+        Ok(launch)
+    } else {
+        Err(violations)
+    }
+}
+
+/// Validates an UpdateLaunch request against the model and against the cross-field rules that
+/// can be checked without the stored launch. Weight keys are checked against the groups of the
+/// request when it has them; with `groups` absent the caller must check them against the stored
+/// groups with [`check_launch`].
+pub fn validate_update_launch(
+    project: &str,
+    launch: &str,
+    body: &Value,
+) -> Result<UpdateLaunchInput, Vec<Violation>> {
+    let input = with_labels(body, &[("project", project), ("launch", launch)])?;
+    let violations = validate_shape("UpdateLaunchRequest", &input, "");
+    if !violations.is_empty() {
+        return Err(violations);
+    }
+    let update: UpdateLaunchInput = typed(input)?;
+    let violations = match &update.groups {
+        Some(groups) => check_launch(
+            groups,
+            update.metric_monitors.as_deref().unwrap_or_default(),
+            update.scheduled_splits_config.as_ref(),
+            None,
+        ),
+        None => check_launch_monitors(update.metric_monitors.as_deref().unwrap_or_default()),
+    };
+    if violations.is_empty() {
+        Ok(update)
+    } else {
+        Err(violations)
+    }
+}
+
+/// The cross-field rules of a launch definition. Paths are relative to the request (no `spec.`).
+pub fn check_launch(
+    groups: &[LaunchGroupConfig],
+    monitors: &[MetricMonitorConfig],
+    splits: Option<&ScheduledSplitsLaunchConfig>,
+    tags: Option<&BTreeMap<String, String>>,
+) -> Vec<Violation> {
+    let mut out = Vec::new();
+
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, g) in groups.iter().enumerate() {
+        if let Some(first) = seen.insert(&g.name, i) {
+            // Keep the first index for the message, report the later duplicate.
+            seen.insert(&g.name, first);
+            out.push(Violation::with_value(
+                &format!("groups[{i}].name"),
+                format!(
+                    "group names must be unique within a launch; groups[{first}] has the same name"
+                ),
+                Some(g.name.clone()),
+            ));
+        }
+    }
+    let names: BTreeSet<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+    let known = names.iter().copied().collect::<Vec<_>>().join(", ");
+
+    if let Some(splits) = splits {
+        for (s, step) in splits.steps.iter().enumerate() {
+            let step_path = format!("scheduledSplitsConfig.steps[{s}]");
+            for key in step.group_weights.keys() {
+                if !names.contains(key.as_str()) {
+                    out.push(Violation::new(
+                        &format!("{step_path}.groupWeights[{key}]"),
+                        format!("weight keys must be names of this launch's groups ({known})"),
+                    ));
+                }
+            }
+            for (o, over) in step.segment_overrides.iter().flatten().enumerate() {
+                for key in over.weights.keys() {
+                    if !names.contains(key.as_str()) {
+                        out.push(Violation::new(
+                            &format!("{step_path}.segmentOverrides[{o}].weights[{key}]"),
+                            format!("weight keys must be names of this launch's groups ({known})"),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    out.extend(check_launch_monitors(monitors));
+
+    if let Some(tags) = tags
+        && tags.len() > MAX_TAGS
+    {
+        out.push(Violation::new(
+            "tags",
+            format!(
+                "a resource can have at most {MAX_TAGS} tags, got {}",
+                tags.len()
+            ),
+        ));
+    }
+    out
+}
+
+fn check_launch_monitors(monitors: &[MetricMonitorConfig]) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for (i, m) in monitors.iter().enumerate() {
+        if let Some(pattern) = &m.metric_definition.event_pattern
+            && let Err(e) = serde_json::from_str::<Value>(pattern)
+        {
+            out.push(Violation::with_value(
+                &format!("metricMonitors[{i}].metricDefinition.eventPattern"),
+                format!("must be a JSON document: {e}"),
+                Some(pattern.clone()),
+            ));
+        }
+    }
+    out
+}
