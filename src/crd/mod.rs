@@ -35,36 +35,11 @@ pub const READY: &str = "Ready";
     status = "LaunchStatus",
     shortname = "evlaunch",
     category = "evidently",
-    printcolumn(
-        name = "Project",
-        type_ = "string",
-        json_path = ".spec.project",
-        description = "Evidently project"
-    ),
-    printcolumn(
-        name = "Status",
-        type_ = "string",
-        json_path = ".status.status",
-        description = "Evidently launch status"
-    ),
-    printcolumn(
-        name = "Ready",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].status",
-        description = "Whether Evidently matches the spec"
-    ),
-    printcolumn(
-        name = "ARN",
-        type_ = "string",
-        json_path = ".status.arn",
-        priority = 1,
-        description = "Evidently launch ARN"
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn = r#"{"name":"Project","type":"string","jsonPath":".spec.project","description":"Evidently project"}"#,
+    printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.status","description":"Evidently launch status"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status","description":"Whether Evidently matches the spec"}"#,
+    printcolumn = r#"{"name":"ARN","type":"string","jsonPath":".status.arn","priority":1,"description":"Evidently launch ARN"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
 pub struct LaunchSpec {
