@@ -264,3 +264,171 @@ fn apply_structure(node: &mut Value, shape_name: &str) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The CRD's CEL rules evaluated offline with kube's CEL validator (the real API server runs
+    //! them again in the end-to-end suite).
+
+    use kube::core::cel::Validator;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn schema() -> Value {
+        let crd = serde_json::to_value(launch_crd()).unwrap();
+        crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"].clone()
+    }
+
+    fn example() -> Value {
+        let text = include_str!("../../examples/segment-overrides.yaml");
+        serde_json::to_value(serde_yaml::from_str::<serde_yaml::Value>(text).unwrap()).unwrap()
+    }
+
+    fn messages(object: &Value, old: Option<&Value>) -> Vec<String> {
+        match Validator::new().validate(&schema(), object, old) {
+            Ok(()) => vec![],
+            Err(errors) => errors
+                .as_slice()
+                .iter()
+                .map(|e| e.message.clone())
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn examples_pass_every_cel_rule() {
+        for text in [
+            include_str!("../../examples/checkout-rollout.yaml"),
+            include_str!("../../examples/segment-overrides.yaml"),
+            include_str!("../../examples/metric-monitors.yaml"),
+        ] {
+            let object =
+                serde_json::to_value(serde_yaml::from_str::<serde_yaml::Value>(text).unwrap())
+                    .unwrap();
+            assert_eq!(messages(&object, None), Vec::<String>::new());
+            assert_eq!(messages(&object, Some(&object)), Vec::<String>::new());
+        }
+    }
+
+    #[test]
+    fn cel_rejects_duplicate_group_names() {
+        let mut object = example();
+        object["spec"]["groups"][1]["name"] = json!("classic");
+        object["spec"]["scheduledSplitsConfig"] = Value::Null;
+        object["spec"]
+            .as_object_mut()
+            .unwrap()
+            .remove("scheduledSplitsConfig");
+        assert_eq!(
+            messages(&object, None),
+            vec!["group names must be unique within a launch"]
+        );
+    }
+
+    #[test]
+    fn cel_rejects_group_weights_for_unknown_groups() {
+        let mut object = example();
+        object["spec"]["scheduledSplitsConfig"]["steps"][1]["groupWeights"]["semantik"] = json!(1);
+        assert_eq!(
+            messages(&object, None),
+            vec!["groupWeights keys must be names of this launch's groups"]
+        );
+    }
+
+    #[test]
+    fn cel_rejects_override_weights_for_unknown_groups() {
+        let mut object = example();
+        object["spec"]["scheduledSplitsConfig"]["steps"][0]["segmentOverrides"][0]["weights"]["x"] =
+            json!(1);
+        assert_eq!(
+            messages(&object, None),
+            vec!["segmentOverrides weights keys must be names of this launch's groups"]
+        );
+    }
+
+    #[test]
+    fn cel_rejects_reserved_tag_keys() {
+        let mut object = example();
+        object["spec"]["tags"] = json!({"aws:team": "x", "team": "y"});
+        let found = messages(&object, None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("not starting with 'aws:'"), "{found:?}");
+    }
+
+    #[test]
+    fn cel_rejects_a_changed_project() {
+        let old = example();
+        let mut new = old.clone();
+        new["spec"]["project"] = json!("other");
+        assert_eq!(
+            messages(&new, Some(&old)),
+            vec!["project is immutable; create a new Launch to move it"]
+        );
+    }
+
+    #[test]
+    fn cel_rejects_setting_changing_or_removing_the_launch_name() {
+        let without = example();
+        let mut with = without.clone();
+        with["spec"]["name"] = json!("explicit");
+        let mut changed = with.clone();
+        changed["spec"]["name"] = json!("other");
+        let expected =
+            vec!["name is immutable: it cannot be set, changed or removed after creation"];
+        assert_eq!(messages(&with, Some(&without)), expected);
+        assert_eq!(messages(&without, Some(&with)), expected);
+        assert_eq!(messages(&changed, Some(&with)), expected);
+        assert_eq!(messages(&with, Some(&with)), Vec::<String>::new());
+    }
+
+    #[test]
+    fn cel_rejects_a_metadata_name_too_long_for_a_launch_name_unless_spec_name_is_set() {
+        let mut object = example();
+        object["metadata"]["name"] = json!("a".repeat(128));
+        assert_eq!(messages(&object, None).len(), 1);
+        object["spec"]["name"] = json!("short");
+        assert_eq!(messages(&object, None), Vec::<String>::new());
+    }
+
+    #[test]
+    fn schema_carries_the_model_constraints() {
+        let s = schema();
+        let spec = &s["properties"]["spec"]["properties"];
+        assert_eq!(spec["groups"]["maxItems"], json!(5));
+        assert_eq!(spec["groups"]["minItems"], json!(1));
+        assert_eq!(
+            spec["groups"]["items"]["properties"]["name"]["maxLength"],
+            json!(127)
+        );
+        assert_eq!(
+            spec["groups"]["items"]["properties"]["name"]["pattern"],
+            json!("^[-a-zA-Z0-9._]*$")
+        );
+        assert_eq!(spec["metricMonitors"]["maxItems"], json!(3));
+        let step = &spec["scheduledSplitsConfig"]["properties"]["steps"];
+        assert_eq!(step["maxItems"], json!(6));
+        assert_eq!(
+            step["items"]["properties"]["startTime"]["format"],
+            json!("date-time")
+        );
+        let weights = &step["items"]["properties"]["groupWeights"];
+        assert_eq!(weights["maxProperties"], json!(5));
+        assert_eq!(
+            weights["additionalProperties"]["maximum"].as_f64(),
+            Some(100000.0)
+        );
+        assert_eq!(
+            weights["additionalProperties"]["minimum"].as_f64(),
+            Some(0.0)
+        );
+        assert_eq!(spec["tags"]["maxProperties"], json!(MAX_TAGS));
+        assert_eq!(
+            spec["metricMonitors"]["items"]["properties"]["metricDefinition"]["properties"]["eventPattern"]
+                ["maxLength"],
+            json!(1024)
+        );
+        let conditions = &s["properties"]["status"]["properties"]["conditions"];
+        assert_eq!(conditions["x-kubernetes-list-type"], json!("map"));
+    }
+}

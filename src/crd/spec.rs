@@ -32,7 +32,10 @@ pub fn validate_spec(
         Some(other) => violations.push(Violation::with_value(
             "deletionPolicy",
             "must be one of: Delete, Retain",
-            Some(other.to_string()),
+            Some(match other {
+                Value::String(s) => s,
+                v => v.to_string(),
+            }),
         )),
     }
 

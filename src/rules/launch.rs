@@ -268,3 +268,158 @@ fn check_launch_monitors(monitors: &[MetricMonitorConfig]) -> Vec<Violation> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn body() -> Value {
+        json!({
+            "name": "l",
+            "groups": [
+                {"name": "a", "feature": "f", "variation": "v1"},
+                {"name": "b", "feature": "f", "variation": "v2"}
+            ],
+            "scheduledSplitsConfig": {"steps": [{
+                "startTime": 1_800_000_000.5,
+                "groupWeights": {"a": 50000, "b": 50000},
+                "segmentOverrides": [{"segment": "s", "evaluationOrder": 7, "weights": {"b": 100000}}]
+            }]}
+        })
+    }
+
+    fn paths(result: Result<CreateLaunchInput, Vec<Violation>>) -> Vec<String> {
+        result
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| v.path)
+            .collect()
+    }
+
+    #[test]
+    fn a_valid_request_becomes_typed_input() {
+        let input = validate_create_launch("shop", &body()).unwrap();
+        assert_eq!(input.project, "shop");
+        assert_eq!(input.groups.len(), 2);
+        assert_eq!(
+            input.scheduled_splits_config.unwrap().steps[0].start_time,
+            1_800_000_000.5
+        );
+    }
+
+    #[test]
+    fn group_names_must_be_unique() {
+        let mut b = body();
+        b["groups"][1]["name"] = json!("a");
+        b["scheduledSplitsConfig"]["steps"][0]["groupWeights"] = json!({"a": 1});
+        b["scheduledSplitsConfig"]["steps"][0]["segmentOverrides"] = json!([]);
+        assert_eq!(
+            paths(validate_create_launch("p", &b)),
+            vec!["groups[1].name"]
+        );
+    }
+
+    #[test]
+    fn group_weight_keys_must_be_group_names() {
+        let mut b = body();
+        b["scheduledSplitsConfig"]["steps"][0]["groupWeights"]["c"] = json!(0);
+        assert_eq!(
+            paths(validate_create_launch("p", &b)),
+            vec!["scheduledSplitsConfig.steps[0].groupWeights[c]"]
+        );
+    }
+
+    #[test]
+    fn segment_override_weight_keys_must_be_group_names() {
+        let mut b = body();
+        b["scheduledSplitsConfig"]["steps"][0]["segmentOverrides"][0]["weights"]["z"] = json!(0);
+        assert_eq!(
+            paths(validate_create_launch("p", &b)),
+            vec!["scheduledSplitsConfig.steps[0].segmentOverrides[0].weights[z]"]
+        );
+    }
+
+    #[test]
+    fn override_weights_may_sum_past_100000_and_orders_need_not_be_contiguous() {
+        // Real Evidently accepted both; the emulator must not be stricter.
+        let mut b = body();
+        let step = &mut b["scheduledSplitsConfig"]["steps"][0];
+        step["segmentOverrides"] = json!([
+            {"segment": "s1", "evaluationOrder": 10, "weights": {"a": 60000, "b": 70000}},
+            {"segment": "s2", "evaluationOrder": 3, "weights": {"a": 1}}
+        ]);
+        assert!(validate_create_launch("p", &b).is_ok());
+    }
+
+    #[test]
+    fn event_pattern_must_be_a_json_document() {
+        let mut b = body();
+        b["metricMonitors"] = json!([{"metricDefinition": {
+            "name": "m", "entityIdKey": "e", "valueKey": "v", "eventPattern": "{not json"
+        }}]);
+        assert_eq!(
+            paths(validate_create_launch("p", &b)),
+            vec!["metricMonitors[0].metricDefinition.eventPattern"]
+        );
+        b["metricMonitors"][0]["metricDefinition"]["eventPattern"] = json!("{\"a\":[1]}");
+        assert!(validate_create_launch("p", &b).is_ok());
+    }
+
+    #[test]
+    fn at_most_50_tags() {
+        let mut b = body();
+        let tags: serde_json::Map<String, Value> = (0..MAX_TAGS)
+            .map(|i| (format!("k{i}"), json!("v")))
+            .collect();
+        b["tags"] = Value::Object(tags.clone());
+        assert!(validate_create_launch("p", &b).is_ok());
+        let mut more = tags;
+        more.insert("one-more".into(), json!("v"));
+        b["tags"] = Value::Object(more);
+        assert_eq!(paths(validate_create_launch("p", &b)), vec!["tags"]);
+    }
+
+    #[test]
+    fn update_without_groups_skips_weight_keys_until_merged_with_the_stored_launch() {
+        let b = json!({"scheduledSplitsConfig": {"steps": [{"startTime": 1, "groupWeights": {"zz": 1}}]}});
+        let update = validate_update_launch("p", "l", &b).unwrap();
+        let stored = vec![LaunchGroupConfig {
+            name: "a".into(),
+            description: None,
+            feature: "f".into(),
+            variation: "v".into(),
+        }];
+        let found = check_launch(&stored, &[], update.scheduled_splits_config.as_ref(), None);
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].path,
+            "scheduledSplitsConfig.steps[0].groupWeights[zz]"
+        );
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_is_rejected() {
+        assert_eq!(paths(validate_create_launch("p", &json!([1, 2]))), vec![""]);
+    }
+
+    #[test]
+    fn aws_summary_counts_and_quotes_violations() {
+        let v = vec![
+            Violation::with_value(
+                "groups",
+                "Member must have length less than or equal to 5",
+                Some("[6 items]".into()),
+            ),
+            Violation::new("name", "Member must not be null"),
+        ];
+        assert_eq!(
+            crate::rules::summary(&v),
+            "2 validation errors detected: Value '[6 items]' at 'groups' failed to satisfy constraint: \
+             Member must have length less than or equal to 5; Value at 'name' failed to satisfy constraint: \
+             Member must not be null"
+        );
+    }
+}

@@ -81,7 +81,7 @@ fn patterns() -> &'static HashMap<&'static str, Pattern> {
 }
 
 /// Every pattern the model uses, on shapes and on members.
-pub(crate) fn all_patterns() -> impl Iterator<Item = &'static str> {
+pub fn all_patterns() -> impl Iterator<Item = &'static str> {
     SHAPES.iter().flat_map(|s| {
         let member_patterns: Vec<&'static str> = match s.kind {
             Kind::Structure { members } | Kind::Union { members } => members
@@ -92,6 +92,11 @@ pub(crate) fn all_patterns() -> impl Iterator<Item = &'static str> {
         };
         s.constraints.pattern.into_iter().chain(member_patterns)
     })
+}
+
+/// Whether the model pattern `source` compiled (all of them must; a test checks).
+pub fn pattern_compiles(source: &str) -> bool {
+    patterns().contains_key(source)
 }
 
 /// Whether `s` satisfies the model pattern `source`.
@@ -107,9 +112,12 @@ fn field(path: &str, name: &str) -> String {
     }
 }
 
+/// How a value is quoted in a message: strings as they are, collections by their size.
 fn show(value: &Value) -> Option<String> {
     Some(match value {
         Value::String(s) => s.clone(),
+        Value::Array(items) => format!("[{} items]", items.len()),
+        Value::Object(entries) => format!("{{{} entries}}", entries.len()),
         other => other.to_string(),
     })
 }
