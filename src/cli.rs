@@ -1,11 +1,11 @@
 //! Command-line interface: one binary, one subcommand per role. Every flag can also be set
-//! through the environment variable named in its help.
+//! through the environment variable named in its help, and has a documented default.
 //!
 //! Parsing only; what each subcommand does lives in its own module.
 
-use std::path::PathBuf;
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -20,12 +20,91 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the controller: reconcile Launch resources against Evidently.
+    Controller(Box<ControllerArgs>),
+    /// Run the Evidently emulator: the Evidently REST-JSON API over HTTP, with durable storage.
+    Emulator(EmulatorArgs),
     /// Print the Launch CustomResourceDefinition (YAML), as committed under crds/.
     Crds,
     /// Check Launch manifests offline with the same rules as the API server and the controller.
     ///
     /// Prints one line per problem (`file:document: field: rule`) and exits 1 if there is any.
     Validate(ValidateArgs),
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line (for log collectors).
+    Json,
+    /// Human-readable single lines.
+    Compact,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogArgs {
+    /// Log format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "compact")]
+    pub log_format: LogFormat,
+    /// Log filter (tracing-subscriber EnvFilter syntax, e.g. `info,launch_operator=debug`).
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    pub log_filter: String,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct EmulatorArgs {
+    /// Address the API (and /healthz, /readyz, /metrics) listens on.
+    #[arg(long, env = "EMULATOR_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+    /// Directory of the SQLite database; created if missing.
+    #[arg(
+        long,
+        env = "EMULATOR_DATA_DIR",
+        default_value = "/var/lib/evidently-emulator"
+    )]
+    pub data_dir: PathBuf,
+    /// Region used in ARNs.
+    #[arg(long, env = "EMULATOR_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// Account id used in ARNs (12 digits).
+    #[arg(long, env = "EMULATOR_ACCOUNT_ID", default_value = "123456789012")]
+    pub account_id: String,
+    /// Largest accepted request body, in bytes; larger bodies get a 413 in the AWS error shape.
+    #[arg(long, env = "EMULATOR_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    pub body_limit: usize,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ControllerArgs {
+    /// Namespaces to watch (comma-separated); all namespaces when empty.
+    #[arg(long, env = "WATCH_NAMESPACES", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+    /// Evidently endpoint URL (e.g. the in-cluster emulator). Unset: the AWS SDK's own
+    /// resolution (`AWS_ENDPOINT_URL_EVIDENTLY`, `AWS_ENDPOINT_URL`, then AWS's endpoint).
+    #[arg(long, env = "EVIDENTLY_ENDPOINT")]
+    pub evidently_endpoint: Option<String>,
+    /// How often a Ready launch is compared with Evidently when nothing else happens.
+    #[arg(long, env = "RESYNC_INTERVAL", value_parser = humantime::parse_duration, default_value = "5m")]
+    pub resync_interval: Duration,
+    /// Launches reconciled at the same time.
+    #[arg(long, env = "CONCURRENCY", default_value_t = 16)]
+    pub concurrency: u16,
+    /// Address of /healthz, /readyz and /metrics.
+    #[arg(long, env = "ADMIN_LISTEN", default_value = "0.0.0.0:8081")]
+    pub admin_listen: SocketAddr,
+    /// Take a Lease before reconciling, so that only one replica works at a time.
+    #[arg(long, env = "LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_election: bool,
+    /// Namespace of the leader-election Lease (default: the pod's namespace, else `default`).
+    #[arg(long, env = "LEADER_ELECTION_NAMESPACE")]
+    pub leader_election_namespace: Option<String>,
+    /// Identity of this replica in the Lease (default: the host name).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 #[derive(Debug, clap::Args)]

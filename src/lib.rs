@@ -1,13 +1,22 @@
-//! launch-operator: reconciles `Launch` resources against CloudWatch Evidently.
+//! launch-operator: reconciles `Launch` resources against CloudWatch Evidently, and emulates
+//! Evidently for clusters that have no AWS behind them.
 //!
 //! Module map:
 //! * [`rules`] — the Evidently constraints, generated from the API model, plus cross-field rules;
 //!   shared by the CRD schema, the controller, the `validate` command and the emulator.
 //! * [`crd`] — the `Launch` custom resource, its status and conditions, and CRD generation.
+//! * [`controller`] — the reconcile loop (`launch-operator controller`).
+//! * [`evidently`] — thin layer over `aws-sdk-evidently`: spec to request, response to status.
+//! * [`emulator`] — the Evidently emulator (`launch-operator emulator`): router, handlers, store.
 //! * [`cli`] — command-line arguments of every subcommand.
 //! * [`manifests`] — offline checking of manifest files (`launch-operator validate`).
+//! * [`telemetry`] — logging setup.
 
 pub mod cli;
+pub mod controller;
 pub mod crd;
+pub mod emulator;
+pub mod evidently;
 pub mod manifests;
 pub mod rules;
+pub mod telemetry;

@@ -1,12 +1,13 @@
-//! Entry point: parse the command line and dispatch. Nothing else lives here.
+//! Entry point: parse the command line, set up logging, dispatch. Nothing else lives here.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use launch_operator::{
     cli::{Cli, Command},
+    controller,
     crd::schema::launch_crd_yaml,
-    manifests,
+    emulator, manifests, telemetry,
 };
 
 fn main() -> ExitCode {
@@ -17,5 +18,33 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Validate(args) => manifests::run(&args.paths),
+        Command::Emulator(args) => serve(&args.log.clone(), emulator::run(args)),
+        Command::Controller(args) => serve(&args.log.clone(), controller::run(*args)),
+    }
+}
+
+/// Runs a long-lived subcommand on a multi-threaded runtime; errors go to the log and the exit
+/// code.
+fn serve(
+    log: &launch_operator::cli::LogArgs,
+    task: impl Future<Output = anyhow::Result<()>>,
+) -> ExitCode {
+    if let Err(e) = telemetry::init(log) {
+        eprintln!("launch-operator: {e:#}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("launch-operator: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(task) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "exiting");
+            ExitCode::FAILURE
+        }
     }
 }

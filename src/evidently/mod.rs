@@ -1,0 +1,1 @@
+//! Thin layer over `aws-sdk-evidently`. Under construction.
