@@ -18,5 +18,6 @@ pub mod crd;
 pub mod emulator;
 pub mod evidently;
 pub mod manifests;
+pub mod metrics;
 pub mod rules;
 pub mod telemetry;

@@ -1,1 +1,217 @@
-//! Thin layer over `aws-sdk-evidently`. Under construction.
+//! Thin layer over `aws-sdk-evidently`: the launch calls the controller makes, each returning
+//! plain types ([`ObservedLaunch`]) or a categorised [`EvidentlyError`], and counting itself in
+//! the metrics. It holds no state and makes no decisions; the controller does.
+
+// AWS marked the Evidently client deprecated when it ended the service; keeping these calls
+// working (against the emulator or any compatible endpoint) is this project's purpose.
+#![allow(deprecated)]
+
+pub mod error;
+pub mod launch;
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use aws_config::BehaviorVersion;
+use aws_sdk_evidently::{Client, types::LaunchStopDesiredState};
+use aws_smithy_types::timeout::TimeoutConfig;
+
+pub use error::EvidentlyError;
+pub use launch::{Drift, ObservedLaunch, diff};
+
+use crate::{metrics::Metrics, rules::CreateLaunchInput};
+
+/// An Evidently client for the controller.
+#[derive(Clone)]
+pub struct Evidently {
+    client: Client,
+    metrics: Arc<Metrics>,
+}
+
+impl Evidently {
+    /// Builds the client from the standard AWS environment (region, credential chain including
+    /// web identity, `AWS_ENDPOINT_URL_EVIDENTLY`); `endpoint` overrides the endpoint.
+    pub async fn from_env(endpoint: Option<&str>, metrics: Arc<Metrics>) -> Self {
+        let shared = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let mut config = aws_sdk_evidently::config::Builder::from(&shared).timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(Duration::from_secs(15))
+                .operation_timeout(Duration::from_secs(30))
+                .build(),
+        );
+        if let Some(url) = endpoint {
+            config = config.endpoint_url(url);
+        }
+        Evidently {
+            client: Client::from_conf(config.build()),
+            metrics,
+        }
+    }
+
+    /// Wraps an existing client (tests).
+    pub fn from_client(client: Client, metrics: Arc<Metrics>) -> Self {
+        Evidently { client, metrics }
+    }
+
+    fn record<T>(&self, operation: &'static str, result: &Result<T, EvidentlyError>) {
+        let outcome = match result {
+            Ok(_) => "Success",
+            Err(e) => e.category(),
+        };
+        self.metrics.evidently_call(operation, outcome);
+    }
+
+    pub async fn create_launch(
+        &self,
+        input: &CreateLaunchInput,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<ObservedLaunch, EvidentlyError> {
+        let result = async {
+            let c = launch::to_sdk(input).map_err(EvidentlyError::Rejected)?;
+            let out = self
+                .client
+                .create_launch()
+                .project(&input.project)
+                .name(&input.name)
+                .set_description(input.description.clone())
+                .set_groups(Some(c.groups))
+                .set_metric_monitors(Some(c.metric_monitors))
+                .set_randomization_salt(input.randomization_salt.clone())
+                .set_scheduled_splits_config(c.splits)
+                .set_tags(Some(tags.clone().into_iter().collect()))
+                .send()
+                .await
+                .map_err(EvidentlyError::from_sdk)?;
+            out.launch().map(ObservedLaunch::from_sdk).ok_or_else(|| {
+                EvidentlyError::Unavailable("CreateLaunch returned no launch".into())
+            })
+        }
+        .await;
+        self.record("CreateLaunch", &result);
+        result
+    }
+
+    pub async fn get_launch(
+        &self,
+        project: &str,
+        name: &str,
+    ) -> Result<ObservedLaunch, EvidentlyError> {
+        let result = async {
+            let out = self
+                .client
+                .get_launch()
+                .project(project)
+                .launch(name)
+                .send()
+                .await
+                .map_err(EvidentlyError::from_sdk)?;
+            out.launch()
+                .map(ObservedLaunch::from_sdk)
+                .ok_or_else(|| EvidentlyError::Unavailable("GetLaunch returned no launch".into()))
+        }
+        .await;
+        self.record("GetLaunch", &result);
+        result
+    }
+
+    /// One UpdateLaunch with every mutable member, so Evidently ends up exactly as `input`.
+    pub async fn update_launch(
+        &self,
+        input: &CreateLaunchInput,
+    ) -> Result<ObservedLaunch, EvidentlyError> {
+        let result = async {
+            let c = launch::to_sdk(input).map_err(EvidentlyError::Rejected)?;
+            let out = self
+                .client
+                .update_launch()
+                .project(&input.project)
+                .launch(&input.name)
+                .description(input.description.clone().unwrap_or_default())
+                .set_groups(Some(c.groups))
+                .set_metric_monitors(Some(c.metric_monitors))
+                .randomization_salt(
+                    input
+                        .randomization_salt
+                        .clone()
+                        .unwrap_or_else(|| input.name.clone()),
+                )
+                .set_scheduled_splits_config(c.splits)
+                .send()
+                .await
+                .map_err(EvidentlyError::from_sdk)?;
+            out.launch().map(ObservedLaunch::from_sdk).ok_or_else(|| {
+                EvidentlyError::Unavailable("UpdateLaunch returned no launch".into())
+            })
+        }
+        .await;
+        self.record("UpdateLaunch", &result);
+        result
+    }
+
+    pub async fn stop_launch(
+        &self,
+        project: &str,
+        name: &str,
+        reason: &str,
+    ) -> Result<(), EvidentlyError> {
+        let result = self
+            .client
+            .stop_launch()
+            .project(project)
+            .launch(name)
+            .desired_state(LaunchStopDesiredState::Cancelled)
+            .reason(reason)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(EvidentlyError::from_sdk);
+        self.record("StopLaunch", &result);
+        result
+    }
+
+    pub async fn delete_launch(&self, project: &str, name: &str) -> Result<(), EvidentlyError> {
+        let result = self
+            .client
+            .delete_launch()
+            .project(project)
+            .launch(name)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(EvidentlyError::from_sdk);
+        self.record("DeleteLaunch", &result);
+        result
+    }
+
+    pub async fn tag_resource(
+        &self,
+        arn: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), EvidentlyError> {
+        let result = self
+            .client
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(tags.clone().into_iter().collect()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(EvidentlyError::from_sdk);
+        self.record("TagResource", &result);
+        result
+    }
+
+    pub async fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<(), EvidentlyError> {
+        let result = self
+            .client
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(keys.to_vec()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(EvidentlyError::from_sdk);
+        self.record("UntagResource", &result);
+        result
+    }
+}
