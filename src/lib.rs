@@ -12,6 +12,7 @@
 //! * [`manifests`] — offline checking of manifest files (`launch-operator validate`).
 //! * [`telemetry`] — logging setup.
 
+pub mod admin;
 pub mod cli;
 pub mod controller;
 pub mod crd;

@@ -1,0 +1,504 @@
+//! One idempotent reconcile pass over a `Launch` (ARCHITECTURE §3): finalizer, validation,
+//! create or adopt, compare, update, status, requeue — and the deletion path.
+//!
+//! The pass never branches on why it was triggered. Decisions that are pure live in
+//! `status.rs` and `crate::evidently::launch`; this file sequences the IO.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use kube::{
+    Api, Client, Resource, ResourceExt,
+    api::{Patch, PatchParams},
+    runtime::{
+        controller::Action,
+        events::{Event as KubeEvent, EventType, Recorder},
+        finalizer::{Event as Finalizer, finalizer},
+    },
+};
+use serde_json::json;
+use tracing::{Instrument, info, info_span, warn};
+
+use super::status::{Outcome, Retry, next_status, now, ready_of};
+use crate::{
+    crd::{DeletionPolicy, Launch, validate_spec},
+    evidently::{Evidently, EvidentlyError, ObservedLaunch, diff},
+    metrics::Metrics,
+    rules::CreateLaunchInput,
+};
+
+/// Finalizer that keeps a `Launch` until its Evidently launch is deleted (or retained).
+pub const FINALIZER: &str = "evidently.launch-operator.io/cleanup";
+/// Tag the operator puts on every launch it creates: `<namespace>/<name>` of the resource.
+pub const OWNER_TAG: &str = "launch-operator.io/owner";
+/// Annotation that allows adopting an existing launch not created by this resource.
+pub const ADOPT_ANNOTATION: &str = "evidently.launch-operator.io/adopt";
+/// Field manager of the status writes.
+pub const FIELD_MANAGER: &str = "launch-operator";
+
+const API_VERSION: &str = "evidently.launch-operator.io/v1alpha1";
+/// Longest condition message written (the API server allows 32768).
+const MAX_MESSAGE: usize = 4000;
+
+/// What every reconcile pass shares.
+pub struct Context {
+    pub client: Client,
+    pub evidently: Evidently,
+    pub metrics: Arc<Metrics>,
+    pub recorder: Recorder,
+    pub resync: Duration,
+    /// Consecutive failures by object uid, for per-object backoff.
+    failures: Mutex<HashMap<String, usize>>,
+}
+
+impl Context {
+    pub fn new(
+        client: Client,
+        evidently: Evidently,
+        metrics: Arc<Metrics>,
+        recorder: Recorder,
+        resync: Duration,
+    ) -> Self {
+        Context {
+            client,
+            evidently,
+            metrics,
+            recorder,
+            resync,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The next delay for a failing object: exponential from `base` to `max`, with jitter.
+    fn backoff(&self, uid: &str, base: Duration, max: Duration) -> Duration {
+        let attempt = {
+            let Ok(mut map) = self.failures.lock() else {
+                return max;
+            };
+            let n = map.entry(uid.to_string()).or_insert(0);
+            *n += 1;
+            *n
+        };
+        ExponentialBuilder::default()
+            .with_min_delay(base)
+            .with_max_delay(max)
+            .with_jitter()
+            .without_max_times()
+            .build()
+            .nth(attempt - 1)
+            .unwrap_or(max)
+    }
+
+    fn succeeded(&self, uid: &str) {
+        if let Ok(mut map) = self.failures.lock() {
+            map.remove(uid);
+        }
+    }
+}
+
+/// Failures of a pass that are not Evidently outcomes (those end up in the status).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("finalizer: {0}")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+    #[error("deleting the Evidently launch: {0}")]
+    Cleanup(EvidentlyError),
+    #[error("the object has no namespace")]
+    MissingNamespace,
+}
+
+impl Error {
+    /// Bounded label for metrics and logs.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Error::Kube(_) => "KubeError",
+            Error::Finalizer(_) => "FinalizerError",
+            Error::Cleanup(_) => "CleanupFailed",
+            Error::MissingNamespace => "MissingNamespace",
+        }
+    }
+}
+
+/// The reconcile entry point given to `kube::runtime::Controller`.
+pub async fn reconcile(launch: Arc<Launch>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let ns = launch.namespace().ok_or(Error::MissingNamespace)?;
+    let span = info_span!("reconcile", namespace = %ns, name = %launch.name_any(), generation = launch.metadata.generation);
+    async move {
+        let api: Api<Launch> = Api::namespaced(ctx.client.clone(), &ns);
+        finalizer(&api, FINALIZER, launch, |event| async {
+            match event {
+                Finalizer::Apply(l) => apply(&api, l, &ctx).await,
+                Finalizer::Cleanup(l) => cleanup(l, &ctx).await,
+            }
+        })
+        .await
+        .map_err(|e| Error::Finalizer(Box::new(e)))
+    }
+    .instrument(span)
+    .await
+}
+
+/// The error policy given to `kube::runtime::Controller`: per-object backoff.
+pub fn error_policy(launch: Arc<Launch>, error: &Error, ctx: Arc<Context>) -> Action {
+    let delay = ctx.backoff(
+        &launch.uid().unwrap_or_default(),
+        Duration::from_secs(1),
+        Duration::from_secs(300),
+    );
+    warn!(name = %launch.name_any(), category = error.category(), error = %error, retry_in = ?delay, "reconcile failed");
+    Action::requeue(delay)
+}
+
+async fn publish(
+    ctx: &Context,
+    launch: &Launch,
+    type_: EventType,
+    reason: &str,
+    action: &str,
+    note: String,
+) {
+    let event = KubeEvent {
+        type_,
+        reason: reason.into(),
+        note: Some(note.chars().take(1000).collect()),
+        action: action.into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &launch.object_ref(&())).await {
+        warn!(error = %e, reason, "cannot publish event");
+    }
+}
+
+fn owner_of(launch: &Launch) -> String {
+    format!(
+        "{}/{}",
+        launch.namespace().unwrap_or_default(),
+        launch.name_any()
+    )
+}
+
+async fn apply(api: &Api<Launch>, launch: Arc<Launch>, ctx: &Context) -> Result<Action, Error> {
+    let started = Instant::now();
+    let previous = launch.status.as_ref();
+    let (outcome, observed, desired) = converge(&launch, ctx).await;
+    let status = next_status(
+        previous,
+        observed.as_ref(),
+        &outcome,
+        launch.metadata.generation,
+        now(),
+    );
+
+    if previous != Some(&status) {
+        let patch = json!({ "apiVersion": API_VERSION, "kind": "Launch", "status": status });
+        api.patch_status(
+            &launch.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+    }
+
+    let ready = if outcome.is_ready() { "True" } else { "False" };
+    if ready_of(previous) != Some((ready.to_string(), outcome.reason().to_string())) {
+        let type_ = if outcome.is_ready() {
+            EventType::Normal
+        } else {
+            EventType::Warning
+        };
+        publish(
+            ctx,
+            &launch,
+            type_,
+            outcome.reason(),
+            "Reconcile",
+            outcome.message(observed.as_ref()),
+        )
+        .await;
+    }
+
+    let uid = launch.uid().unwrap_or_default();
+    ctx.metrics.set_ready(&uid, Some(ready));
+    ctx.metrics
+        .reconciled(outcome.reason(), outcome.is_ready(), started.elapsed());
+    info!(reason = outcome.reason(), ready, "reconciled");
+
+    Ok(match outcome.retry() {
+        Retry::OnChange => {
+            ctx.succeeded(&uid);
+            Action::requeue(next_requeue(desired.as_ref(), ctx.resync))
+        }
+        Retry::Backoff { base, max } => Action::requeue(ctx.backoff(&uid, base, max)),
+    })
+}
+
+/// The resync interval, or sooner when a scheduled step starts before it.
+fn next_requeue(desired: Option<&CreateLaunchInput>, resync: Duration) -> Duration {
+    let now = chrono::Utc::now().timestamp() as f64;
+    desired
+        .and_then(|d| d.scheduled_splits_config.as_ref())
+        .into_iter()
+        .flat_map(|c| c.steps.iter())
+        .map(|s| s.start_time)
+        .filter(|t| *t > now)
+        .map(|t| Duration::from_secs_f64(t - now + 1.0))
+        .fold(resync, Duration::min)
+}
+
+fn is_ended(status: &str) -> bool {
+    status == "COMPLETED" || status == "CANCELLED"
+}
+
+/// Brings Evidently in line with the spec; returns the outcome, what Evidently last reported,
+/// and the validated desired launch.
+async fn converge(
+    launch: &Launch,
+    ctx: &Context,
+) -> (Outcome, Option<ObservedLaunch>, Option<CreateLaunchInput>) {
+    let spec = match serde_json::to_value(&launch.spec) {
+        Ok(v) => v,
+        Err(e) => return (Outcome::InvalidSpec(format!("spec: {e}")), None, None),
+    };
+    let desired = match validate_spec(&spec, &launch.name_any()) {
+        Ok(d) => d,
+        Err(violations) => {
+            let mut message: String = violations
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ");
+            if message.len() > MAX_MESSAGE {
+                message = message.chars().take(MAX_MESSAGE).collect::<String>() + "...";
+            }
+            return (Outcome::InvalidSpec(message), None, None);
+        }
+    };
+    let owner = owner_of(launch);
+    let mut tags: BTreeMap<String, String> = desired.tags.clone().unwrap_or_default();
+    tags.insert(OWNER_TAG.into(), owner.clone());
+    let (outcome, observed) = converge_valid(launch, ctx, &desired, &tags, &owner).await;
+    (outcome, observed, Some(desired))
+}
+
+async fn converge_valid(
+    launch: &Launch,
+    ctx: &Context,
+    desired: &CreateLaunchInput,
+    tags: &BTreeMap<String, String>,
+    owner: &str,
+) -> (Outcome, Option<ObservedLaunch>) {
+    let ev = &ctx.evidently;
+    let known = launch
+        .status
+        .as_ref()
+        .and_then(|s| s.arn.as_ref())
+        .is_some();
+
+    let existing = if known {
+        match ev.get_launch(&desired.project, &desired.name).await {
+            Ok(o) => Some(o),
+            Err(EvidentlyError::NotFound { .. }) => {
+                publish(
+                    ctx,
+                    launch,
+                    EventType::Warning,
+                    "LaunchMissing",
+                    "Recreate",
+                    format!(
+                        "launch {} no longer exists in Evidently; re-creating it",
+                        desired.name
+                    ),
+                )
+                .await;
+                None
+            }
+            Err(e) => return (Outcome::from_error(&e), None),
+        }
+    } else {
+        None
+    };
+
+    let mut observed = match existing {
+        Some(o) => o,
+        None => match ev.create_launch(desired, tags).await {
+            Ok(o) => {
+                publish(
+                    ctx,
+                    launch,
+                    EventType::Normal,
+                    "Created",
+                    "CreateLaunch",
+                    format!("created launch {}", o.arn),
+                )
+                .await;
+                return (Outcome::Reconciled, Some(o));
+            }
+            Err(EvidentlyError::Conflict(_)) => {
+                match ev.get_launch(&desired.project, &desired.name).await {
+                    Ok(o) => {
+                        let ours = o.tags.get(OWNER_TAG).map(String::as_str) == Some(owner);
+                        let opted_in = launch
+                            .annotations()
+                            .get(ADOPT_ANNOTATION)
+                            .map(String::as_str)
+                            == Some("true");
+                        if !ours && !opted_in {
+                            let holder = o
+                                .tags
+                                .get(OWNER_TAG)
+                                .map_or("no launch-operator resource".to_string(), |h| {
+                                    format!("the Launch resource {h}")
+                                });
+                            return (
+                                Outcome::AlreadyExists(format!(
+                                    "launch {} already exists in project {} and belongs to {holder}; \
+                                 annotate this resource with {ADOPT_ANNOTATION}=true to adopt it",
+                                    desired.name, desired.project
+                                )),
+                                None,
+                            );
+                        }
+                        publish(
+                            ctx,
+                            launch,
+                            EventType::Normal,
+                            "Adopted",
+                            "AdoptLaunch",
+                            format!("adopted launch {}", o.arn),
+                        )
+                        .await;
+                        o
+                    }
+                    Err(e) => return (Outcome::from_error(&e), None),
+                }
+            }
+            Err(e) => return (Outcome::from_error(&e), None),
+        },
+    };
+
+    let drift = diff(desired, tags, &observed);
+    if !drift.changed.is_empty() {
+        if is_ended(&observed.status) {
+            let message = format!(
+                "the launch is {} in Evidently and can no longer change; {} differ from the spec",
+                observed.status,
+                drift.changed.join(", ")
+            );
+            return (Outcome::LaunchEnded(message), Some(observed));
+        }
+        match ev.update_launch(desired).await {
+            Ok(o) => {
+                publish(
+                    ctx,
+                    launch,
+                    EventType::Normal,
+                    "Updated",
+                    "UpdateLaunch",
+                    format!("updated {} in Evidently", drift.changed.join(", ")),
+                )
+                .await;
+                let tags_before = std::mem::take(&mut observed.tags);
+                observed = o;
+                observed.tags = tags_before;
+            }
+            Err(EvidentlyError::Conflict(m)) => {
+                return (
+                    Outcome::EvidentlyRejected(format!("Evidently refused the update: {m}")),
+                    Some(observed),
+                );
+            }
+            Err(e) => return (Outcome::from_error(&e), Some(observed)),
+        }
+    }
+    if !drift.tags_to_set.is_empty() {
+        if let Err(e) = ev.tag_resource(&observed.arn, &drift.tags_to_set).await {
+            return (Outcome::from_error(&e), Some(observed));
+        }
+        observed.tags.extend(drift.tags_to_set.clone());
+    }
+    if !drift.tags_to_remove.is_empty() {
+        if let Err(e) = ev
+            .untag_resource(&observed.arn, &drift.tags_to_remove)
+            .await
+        {
+            return (Outcome::from_error(&e), Some(observed));
+        }
+        for k in &drift.tags_to_remove {
+            observed.tags.remove(k);
+        }
+    }
+    (Outcome::Reconciled, Some(observed))
+}
+
+/// Deletion: delete (or retain) the Evidently launch, then let the finalizer go. Never
+/// validates: a resource whose spec is invalid must still be deletable.
+async fn cleanup(launch: Arc<Launch>, ctx: &Context) -> Result<Action, Error> {
+    let uid = launch.uid().unwrap_or_default();
+    ctx.metrics.set_ready(&uid, None);
+    let project = launch.spec.project.clone();
+    let name = launch.launch_name();
+    if launch.spec.deletion_policy.unwrap_or_default() == DeletionPolicy::Retain {
+        publish(
+            ctx,
+            &launch,
+            EventType::Normal,
+            "Retained",
+            "DeleteLaunch",
+            format!("left launch {name} in Evidently (deletionPolicy Retain)"),
+        )
+        .await;
+        return Ok(Action::await_change());
+    }
+    let ev = &ctx.evidently;
+    let observed = match ev.get_launch(&project, &name).await {
+        Ok(o) => o,
+        // Nothing to delete: gone already, or identifiers Evidently cannot even accept.
+        Err(EvidentlyError::NotFound { .. } | EvidentlyError::Rejected(_)) => {
+            return Ok(Action::await_change());
+        }
+        Err(e) => return Err(Error::Cleanup(e)),
+    };
+    let ours = observed.tags.get(OWNER_TAG) == Some(&owner_of(&launch))
+        || launch.status.as_ref().and_then(|s| s.arn.as_ref()) == Some(&observed.arn);
+    if !ours {
+        publish(
+            ctx,
+            &launch,
+            EventType::Normal,
+            "NotDeleted",
+            "DeleteLaunch",
+            format!("launch {name} in Evidently is not owned by this resource; left in place"),
+        )
+        .await;
+        return Ok(Action::await_change());
+    }
+    if observed.status == "RUNNING" {
+        match ev
+            .stop_launch(&project, &name, "Launch resource deleted")
+            .await
+        {
+            Ok(()) | Err(EvidentlyError::NotFound { .. } | EvidentlyError::Conflict(_)) => {}
+            Err(e) => return Err(Error::Cleanup(e)),
+        }
+    }
+    match ev.delete_launch(&project, &name).await {
+        Ok(()) | Err(EvidentlyError::NotFound { .. }) => {}
+        Err(e) => return Err(Error::Cleanup(e)),
+    }
+    publish(
+        ctx,
+        &launch,
+        EventType::Normal,
+        "Deleted",
+        "DeleteLaunch",
+        format!("deleted launch {} from Evidently", observed.arn),
+    )
+    .await;
+    Ok(Action::await_change())
+}
