@@ -1,8 +1,149 @@
-//! The Evidently emulator (`launch-operator emulator`). Under construction.
+//! The Evidently emulator (`launch-operator emulator`): CloudWatch Evidently's control-plane
+//! REST-JSON API over HTTP, with the service's validation and errors, on durable embedded
+//! storage, so that `aws-sdk-evidently`, boto3 and the AWS CLI cannot tell it from the service.
+//!
+//! Layers, outside in:
+//! * [`http`] — axum router, the one API handler, health and metrics endpoints;
+//! * [`wire`] — which operation a request is, and its input as JSON (restJson1 rules);
+//! * [`error`] — the error enum and its AWS wire form;
+//! * [`ops`] — what each operation does, over a store transaction;
+//! * [`resources`] — the stored documents; [`arn`] — ARNs and name-or-ARN references;
+//! * [`store`] — the `Store` trait, SQLite (durable) and in-memory (tests) implementations.
+//!
+//! Not emulated: experiments, evaluation (EvaluateFeature, BatchEvaluateFeature,
+//! PutProjectEvents), TestSegmentPattern, ListSegmentReferences, UpdateProjectDataDelivery,
+//! request signatures, throttling. Behaviour where the service is undocumented is listed in
+//! `src/emulator/README.md`.
 
+pub mod arn;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod ops;
+pub mod resources;
+pub mod store;
+pub mod wire;
+
+use std::{future::Future, sync::Arc};
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+pub use http::router;
+
+use self::{arn::Arns, metrics::Metrics, store::SqliteStore};
 use crate::cli::EmulatorArgs;
 
+/// What the emulator needs besides its store.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Region in ARNs.
+    pub region: String,
+    /// Account id in ARNs.
+    pub account_id: String,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            body_limit: 1024 * 1024,
+        }
+    }
+}
+
+/// The emulator's shared state: store, ARN formats, metrics.
+#[derive(Debug)]
+pub struct Emulator<S> {
+    store: S,
+    arns: Arc<Arns>,
+    metrics: Metrics,
+    body_limit: usize,
+}
+
+impl<S: store::Store> Emulator<S> {
+    pub fn new(store: S, settings: &Settings) -> Arc<Emulator<S>> {
+        Arc::new(Emulator {
+            store,
+            arns: Arc::new(Arns::new(&settings.region, &settings.account_id)),
+            metrics: Metrics::new(),
+            body_limit: settings.body_limit,
+        })
+    }
+
+    pub fn arns(&self) -> &Arns {
+        &self.arns
+    }
+}
+
+/// Serves the emulator on `listener` until `shutdown` completes; requests in flight then
+/// finish before it returns.
+pub async fn serve<S: store::Store>(
+    listener: TcpListener,
+    emulator: Arc<Emulator<S>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(emulator))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
 /// Runs the emulator until SIGTERM/SIGINT.
-pub async fn run(_args: EmulatorArgs) -> anyhow::Result<()> {
-    anyhow::bail!("the emulator is not implemented yet")
+pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
+    let data_dir = args.data_dir.clone();
+    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&data_dir))
+        .await
+        .context("opening the store")??;
+    let settings = Settings {
+        region: args.region,
+        account_id: args.account_id,
+        body_limit: args.body_limit,
+    };
+    let emulator = Emulator::new(store, &settings);
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    tracing::info!(
+        listen = %listener.local_addr().unwrap_or(args.listen),
+        data_dir = %args.data_dir.display(),
+        region = %settings.region,
+        account_id = %settings.account_id,
+        "Evidently emulator listening"
+    );
+    serve(listener, emulator, shutdown_signal())
+        .await
+        .context("serving")?;
+    tracing::info!("Evidently emulator stopped");
+    Ok(())
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received, shutting down"),
+        () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
 }

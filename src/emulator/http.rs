@@ -1,0 +1,191 @@
+//! The HTTP side: the axum router, the one handler that serves every API request
+//! (route → input → validate → operation → response), and `/healthz`, `/readyz`, `/metrics`.
+//!
+//! Every response gets an `x-amzn-RequestId`. Routing is not axum's: API routes come from the
+//! API model (`super::wire`), so axum only sees the three health paths, which no API path
+//! shares. Nothing here decides what an operation does.
+
+use std::{sync::Arc, time::Instant};
+
+use axum::{
+    Router,
+    body::{Body, Bytes},
+    extract::{Request, State},
+    http::{HeaderValue, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use tracing::Instrument;
+
+use super::{
+    Emulator,
+    error::{ApiError, ValidationReason},
+    ops::{Reply, features, launches, projects, segments, tags, typed},
+    store::Store,
+    wire::{self, Matched},
+};
+use crate::rules::launch::{validate_create_launch, validate_update_launch};
+
+/// The emulator's router: the API plus `/healthz`, `/readyz` and `/metrics`.
+pub fn router<S: Store>(emulator: Arc<Emulator<S>>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz::<S>))
+        .route("/metrics", get(metrics::<S>))
+        .fallback(api::<S>)
+        .layer(middleware::from_fn(request_id))
+        .with_state(emulator)
+}
+
+/// Gives every response a fresh `x-amzn-RequestId`, and every request a span carrying it.
+async fn request_id(request: Request, next: Next) -> Response {
+    let id = uuid::Uuid::new_v4().to_string();
+    let span = tracing::debug_span!(
+        "request",
+        request_id = %id,
+        method = %request.method(),
+    );
+    let mut response = next.run(request).instrument(span).await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-amzn-requestid", value);
+    }
+    response
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz<S: Store>(State(emulator): State<Arc<Emulator<S>>>) -> Response {
+    match emulator.store.ready().await {
+        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "store not ready");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("store not ready: {e}\n"),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn metrics<S: Store>(State(emulator): State<Arc<Emulator<S>>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        emulator.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Serves every API request.
+async fn api<S: Store>(State(emulator): State<Arc<Emulator<S>>>, request: Request) -> Response {
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    let (operation, result) = match wire::route(parts.method.as_str(), parts.uri.path()) {
+        Ok(matched) => {
+            let name = matched.op.name;
+            let result = match read_body(body, emulator.body_limit).await {
+                Ok(bytes) => call(&emulator, matched, parts.uri.query(), &bytes).await,
+                Err(e) => Err(e),
+            };
+            (name, result)
+        }
+        Err(e) => ("UnknownOperation", Err(e)),
+    };
+    let response = match result {
+        Ok(Reply(json)) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            json,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::debug!(operation, code = e.code(), error = %e, "request rejected");
+            e.into_response()
+        }
+    };
+    emulator
+        .metrics
+        .observe(operation, response.status().as_u16(), started.elapsed());
+    response
+}
+
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        // The only way a request body fails to arrive in full that a client can still hear
+        // about is being too large; a connection that broke gets no answer anyway.
+        tracing::debug!(error = %e, "request body not read");
+        ApiError::BodyTooLarge { limit }
+    })
+}
+
+/// Validates the input of the matched operation and runs it against the store.
+async fn call<S: Store>(
+    emulator: &Emulator<S>,
+    matched: Matched,
+    query: Option<&str>,
+    body: &[u8],
+) -> Result<Reply, ApiError> {
+    let input = wire::input(&matched, query, body)?;
+    let shape = matched.op.input;
+    let store = &emulator.store;
+    let arns = emulator.arns.clone();
+
+    macro_rules! write {
+        ($op:path) => {{
+            let i = typed(shape, input)?;
+            store.write(move |tx| $op(tx, &arns, i)).await
+        }};
+    }
+    macro_rules! read {
+        ($op:path) => {{
+            let i = typed(shape, input)?;
+            store.read(move |r| $op(r, &arns, i)).await
+        }};
+    }
+
+    match matched.op.name {
+        "CreateProject" => write!(projects::create),
+        "GetProject" => read!(projects::get),
+        "ListProjects" => read!(projects::list),
+        "UpdateProject" => write!(projects::update),
+        "DeleteProject" => write!(projects::delete),
+        "CreateFeature" => write!(features::create),
+        "GetFeature" => read!(features::get),
+        "ListFeatures" => read!(features::list),
+        "UpdateFeature" => write!(features::update),
+        "DeleteFeature" => write!(features::delete),
+        "CreateLaunch" => {
+            let i = validate_create_launch(matched.label("project"), &input)
+                .map_err(ApiError::invalid)?;
+            store.write(move |tx| launches::create(tx, &arns, i)).await
+        }
+        "UpdateLaunch" => {
+            let i =
+                validate_update_launch(matched.label("project"), matched.label("launch"), &input)
+                    .map_err(ApiError::invalid)?;
+            store.write(move |tx| launches::update(tx, &arns, i)).await
+        }
+        "GetLaunch" => read!(launches::get),
+        "ListLaunches" => read!(launches::list),
+        "DeleteLaunch" => write!(launches::delete),
+        "StartLaunch" => write!(launches::start),
+        "StopLaunch" => write!(launches::stop),
+        "CreateSegment" => write!(segments::create),
+        "GetSegment" => read!(segments::get),
+        "ListSegments" => read!(segments::list),
+        "DeleteSegment" => write!(segments::delete),
+        "TagResource" => write!(tags::tag),
+        "UntagResource" => write!(tags::untag),
+        "ListTagsForResource" => read!(tags::list),
+        other => Err(ApiError::validation(
+            ValidationReason::UnknownOperation,
+            format!("{other} is not supported by the Evidently emulator."),
+        )),
+    }
+}

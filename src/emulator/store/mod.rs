@@ -1,0 +1,172 @@
+//! Storage of the emulator's resources behind one trait, so the operations (`super::ops`) never
+//! see SQL: documents (the JSON each Get operation returns) keyed by kind, scope and name, plus
+//! the references from launches to the features and segments they use.
+//!
+//! Two implementations: [`SqliteStore`] (the real one: durable, WAL, group commit) and
+//! [`MemoryStore`] (tests only). Neither knows the Evidently rules: quotas, duplicates and
+//! reference checks are done by the operations inside one [`Store::write`] call, which is what
+//! makes them atomic.
+
+mod memory;
+mod sqlite;
+
+use std::future::Future;
+
+pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
+
+/// The four kinds of resource the emulator keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Project,
+    Feature,
+    Launch,
+    Segment,
+}
+
+impl Kind {
+    /// The lowercase name used in storage and in `resourceType` of error bodies.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Project => "project",
+            Kind::Feature => "feature",
+            Kind::Launch => "launch",
+            Kind::Segment => "segment",
+        }
+    }
+
+    /// The capitalised name used in error messages.
+    pub fn title(self) -> &'static str {
+        match self {
+            Kind::Project => "Project",
+            Kind::Feature => "Feature",
+            Kind::Launch => "Launch",
+            Kind::Segment => "Segment",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "project" => Some(Kind::Project),
+            "feature" => Some(Kind::Feature),
+            "launch" => Some(Kind::Launch),
+            "segment" => Some(Kind::Segment),
+            _ => None,
+        }
+    }
+}
+
+/// Identity of a stored resource. `scope` is the project name for features and launches and
+/// empty for projects and segments (which live at account level).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Key {
+    pub kind: Kind,
+    pub scope: String,
+    pub name: String,
+}
+
+impl Key {
+    pub fn new(kind: Kind, scope: &str, name: &str) -> Key {
+        Key {
+            kind,
+            scope: scope.to_string(),
+            name: name.to_string(),
+        }
+    }
+}
+
+/// One stored document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub name: String,
+    /// The JSON document, as text.
+    pub doc: String,
+}
+
+/// What can go wrong below the operations. Always an internal error for the client.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot open the database {path} (is the data directory writable?): {source}")]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "the database has schema version {found}, newer than this emulator's {known}; \
+         use a newer emulator"
+    )]
+    SchemaTooNew { found: i64, known: i64 },
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("stored document is not valid: {0}")]
+    Document(#[from] serde_json::Error),
+    #[error("commit failed: {0}")]
+    Commit(String),
+    #[error("the store is shut down")]
+    Closed,
+    #[error("a store task failed: {0}")]
+    Task(String),
+}
+
+/// Read access, inside one consistent snapshot.
+pub trait Reader {
+    fn get(&self, key: &Key) -> Result<Option<String>, StoreError>;
+    /// Documents of `kind` in `scope` with a name after `after`, by name, at most `limit`;
+    /// only those with `status` when given.
+    fn list(
+        &self,
+        kind: Kind,
+        scope: &str,
+        after: Option<&str>,
+        status: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Record>, StoreError>;
+    /// How many documents of `kind` in `scope` (with `status` when given).
+    fn count(&self, kind: Kind, scope: &str, status: Option<&str>) -> Result<u64, StoreError>;
+    /// The resources whose references include `target`, sorted.
+    fn referrers(&self, target: &Key) -> Result<Vec<Key>, StoreError>;
+}
+
+/// Write access, inside one atomic transaction.
+pub trait Tx: Reader {
+    /// Inserts or replaces a document; `status` is the value [`Reader::list`] and
+    /// [`Reader::count`] filter on.
+    fn put(&mut self, key: &Key, status: Option<&str>, doc: &str) -> Result<(), StoreError>;
+    /// Replaces the references of `source`.
+    fn set_refs(&mut self, source: &Key, targets: &[Key]) -> Result<(), StoreError>;
+    /// Deletes a document and its references; false if there was none.
+    fn delete(&mut self, key: &Key) -> Result<bool, StoreError>;
+}
+
+/// A place to keep resources. `read` and `write` run the closure on a blocking thread (SQLite)
+/// and never on the async runtime's workers.
+pub trait Store: Send + Sync + 'static {
+    /// Runs `f` against a consistent snapshot.
+    fn read<R, E, F>(&self, f: F) -> impl Future<Output = Result<R, E>> + Send
+    where
+        F: FnOnce(&dyn Reader) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static;
+
+    /// Runs `f` in a transaction: all its changes are kept and on disk when it returns `Ok`,
+    /// none are when it returns `Err`.
+    fn write<R, E, F>(&self, f: F) -> impl Future<Output = Result<R, E>> + Send
+    where
+        F: FnOnce(&mut dyn Tx) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static;
+
+    /// Whether reads and writes work (for `/readyz`).
+    fn ready(&self) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async {
+            self.read(|r| r.count(Kind::Project, "", None).map(|_| ()))
+                .await?;
+            self.write(|_| Ok::<(), StoreError>(())).await
+        }
+    }
+}
