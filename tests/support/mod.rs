@@ -1,0 +1,279 @@
+//! Shared fixtures of the end-to-end suites: the control plane (`control_plane.rs`), test
+//! namespaces, and the operator's processes (emulator, controller) started from the built
+//! binary, each logging to a file that failures print.
+
+#![allow(dead_code)] // Each test binary uses a different subset.
+
+pub mod control_plane;
+
+use std::{
+    future::Future,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use futures::FutureExt;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::{Api, Client, api::PostParams};
+
+pub use control_plane::{ControlPlane, log_tail, repo_root};
+
+/// Creates a namespace with a unique name (namespaces are never deleted: nothing finalizes
+/// them without a controller-manager).
+pub async fn namespace(admin: &Client, prefix: &str) -> String {
+    let name = format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let ns: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).unwrap();
+    Api::<Namespace>::all(admin.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .expect("create namespace");
+    name
+}
+
+/// Polls `check` until it returns `Some`, or fails with `what` and the last value seen.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        match check().await {
+            Ok(v) => return v,
+            Err(last) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "timed out after {timeout:?} waiting for {what}; last: {last}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+/// Runs a test body; if it panics, prints the tails of `logs` before failing.
+pub async fn with_logs<F: Future<Output = ()>>(logs: Vec<PathBuf>, body: F) {
+    if let Err(panic) = std::panic::AssertUnwindSafe(body).catch_unwind().await {
+        for log in logs {
+            eprintln!("--- {} ---\n{}", log.display(), log_tail(&log, 60));
+        }
+        eprintln!("{}", ControlPlane::shared().logs());
+        std::panic::resume_unwind(panic);
+    }
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_launch-operator")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+/// A process of the operator's binary, killed when dropped.
+pub struct Process {
+    pub child: Option<Child>,
+    pub log: PathBuf,
+    pub port: u16,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+impl Process {
+    fn spawn(log: &Path, args: &[String], env: &[(String, String)], port: u16) -> Process {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        let child = Command::new(binary())
+            .args(args)
+            .envs(env.iter().cloned())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start launch-operator");
+        Process {
+            child: Some(child),
+            log: log.to_path_buf(),
+            port,
+            args: args.to_vec(),
+            env: env.to_vec(),
+        }
+    }
+
+    /// SIGKILL, no goodbye.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM, then wait for the exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("process running");
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status();
+        c.wait().unwrap()
+    }
+
+    /// Starts the same command again (same port, same data).
+    pub fn restart(&mut self) {
+        self.kill();
+        let mut p = Process::spawn(&self.log, &self.args, &self.env, self.port);
+        self.child = p.child.take();
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub async fn wait_healthy(&self) {
+        let url = format!("{}/healthz", self.url());
+        let log = self.log.clone();
+        eventually(&format!("{url} to answer"), Duration::from_secs(30), || {
+            let url = url.clone();
+            let log = log.clone();
+            async move {
+                match http_get(&url).await {
+                    Ok((200, _)) => Ok(()),
+                    other => Err(format!("{other:?}\n{}", log_tail(&log, 20))),
+                }
+            }
+        })
+        .await;
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A plain HTTP GET on loopback: (status, body).
+pub async fn http_get(url: &str) -> Result<(u16, String), String> {
+    let rest = url.strip_prefix("http://").ok_or("not http")?;
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap_or((rest, "/".into()));
+    let mut stream = tokio::net::TcpStream::connect(host)
+        .await
+        .map_err(|e| e.to_string())?;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    stream
+        .read_to_end(&mut buf)
+        .await
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or("no status")?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// The value of a Prometheus sample (`name{labels}` exactly as exposed), 0 if absent.
+pub fn metric(text: &str, sample: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(sample).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or(0.0)
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = ControlPlane::shared().dir.join(format!(
+        "{name}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Starts the emulator on a free port with a fresh data directory.
+pub async fn start_emulator(extra: &[&str]) -> Process {
+    let dir = scratch("emulator");
+    let port = free_port();
+    let mut args = vec![
+        "emulator".to_string(),
+        format!("--listen=127.0.0.1:{port}"),
+        format!("--data-dir={}", dir.join("data").display()),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let p = Process::spawn(
+        &dir.join("emulator.log"),
+        &args,
+        &[("RUST_LOG".into(), "info".into())],
+        port,
+    );
+    p.wait_healthy().await;
+    p
+}
+
+/// Starts the controller with the operator ServiceAccount's kubeconfig (the RBAC of `deploy/`).
+pub async fn start_controller(emulator_url: &str, namespace: &str, extra: &[&str]) -> Process {
+    let cp = ControlPlane::shared();
+    let dir = scratch("controller");
+    let port = free_port();
+    let mut args = vec![
+        "controller".to_string(),
+        format!("--namespaces={namespace}"),
+        format!("--evidently-endpoint={emulator_url}"),
+        format!("--admin-listen=127.0.0.1:{port}"),
+        "--leader-election=false".into(),
+        "--resync-interval=2s".into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let env = vec![
+        (
+            "KUBECONFIG".to_string(),
+            cp.operator_kubeconfig.display().to_string(),
+        ),
+        ("AWS_REGION".into(), "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID".into(), "test".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
+        ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+        ("RUST_LOG".into(), "info,launch_operator=debug".into()),
+    ];
+    let p = Process::spawn(&dir.join("controller.log"), &args, &env, port);
+    p.wait_healthy().await;
+    p
+}
+
+/// An `aws-sdk-evidently` client for an emulator.
+pub fn evidently_client(url: &str) -> aws_sdk_evidently::Client {
+    let config = aws_sdk_evidently::Config::builder()
+        .behavior_version(aws_sdk_evidently::config::BehaviorVersion::latest())
+        .region(aws_sdk_evidently::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_evidently::config::Credentials::new(
+            "test", "test", None, None, "e2e",
+        ))
+        .endpoint_url(url)
+        .build();
+    aws_sdk_evidently::Client::from_conf(config)
+}
