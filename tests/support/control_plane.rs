@@ -166,6 +166,8 @@ fn spawn_logged(dir: &Path, name: &str, program: &Path, args: &[String]) -> Chil
 }
 
 /// Ends `pids` (TERM, then KILL) and removes `dir` once this test process has exited.
+// The watchdog must outlive this process, so it is deliberately never waited for.
+#[allow(clippy::zombie_processes)]
 fn spawn_watchdog(pids: &[u32], dir: &Path) {
     let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
     let script = format!(
