@@ -1,0 +1,637 @@
+//! The Evidently emulator driven by the real `aws-sdk-evidently` client over a real socket:
+//! the built binary as a child process for the full launch lifecycle (including SIGTERM and a
+//! restart on the same data directory), and the in-process server for error classification,
+//! pagination and tags. What these tests prove is that the SDK parses every response and
+//! classifies every error into its typed variant.
+
+// AWS marked every Evidently operation deprecated when it ended the service; speaking that
+// API to the emulator is the point of this file.
+#![allow(deprecated)]
+
+use std::{net::SocketAddr, path::Path, process::Stdio, time::Duration};
+
+use aws_sdk_evidently::{
+    Client,
+    config::{BehaviorVersion, Credentials, Region},
+    types::{
+        LaunchGroupConfig, LaunchStatus, LaunchStopDesiredState, ScheduledSplitConfig,
+        ScheduledSplitsLaunchConfig, SegmentOverride, VariableValue, VariationConfig,
+    },
+};
+use aws_smithy_types::DateTime;
+use launch_operator::emulator::{Emulator, Settings, serve, store::MemoryStore};
+use tokio::{net::TcpListener, process::Child, sync::oneshot};
+
+const ACCOUNT: &str = "arn:aws:evidently:us-east-1:123456789012";
+
+fn client(addr: SocketAddr) -> Client {
+    let config = aws_sdk_evidently::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .endpoint_url(format!("http://{addr}"))
+        .build();
+    Client::from_conf(config)
+}
+
+/// The emulator in this process, on the in-memory store; stops when dropped.
+struct InProcess {
+    addr: SocketAddr,
+    _stop: oneshot::Sender<()>,
+}
+
+async fn in_process() -> InProcess {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let emulator = Emulator::new(MemoryStore::new(), &Settings::default());
+    tokio::spawn(serve(listener, emulator, async {
+        let _ = stopped.await;
+    }));
+    InProcess { addr, _stop: stop }
+}
+
+/// The built binary, listening on a free port of 127.0.0.1, with its data in `data_dir`.
+async fn binary(data_dir: &Path) -> (Child, SocketAddr) {
+    let addr = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap()
+    };
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_launch-operator"))
+        .args(["emulator", "--listen", &addr.to_string(), "--data-dir"])
+        .arg(data_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    wait_ready(addr).await;
+    (child, addr)
+}
+
+/// Polls `/readyz` until the emulator answers 200 (at most 20 s).
+async fn wait_ready(addr: SocketAddr) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for _ in 0..400 {
+        if let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await {
+            let _ = stream
+                .write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .await;
+            let mut answer = String::new();
+            let _ = stream.read_to_string(&mut answer).await;
+            if answer.starts_with("HTTP/1.1 200") {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the emulator at {addr} never became ready");
+}
+
+fn variation(name: &str, value: &str) -> VariationConfig {
+    VariationConfig::builder()
+        .name(name)
+        .value(VariableValue::StringValue(value.into()))
+        .build()
+        .unwrap()
+}
+
+fn group(name: &str, variation: &str) -> LaunchGroupConfig {
+    LaunchGroupConfig::builder()
+        .name(name)
+        .feature("checkout")
+        .variation(variation)
+        .build()
+        .unwrap()
+}
+
+fn splits(segment: &str) -> ScheduledSplitsLaunchConfig {
+    ScheduledSplitsLaunchConfig::builder()
+        .steps(
+            ScheduledSplitConfig::builder()
+                .start_time(DateTime::from_secs(1_750_000_000))
+                .group_weights("control", 90_000)
+                .group_weights("treatment", 10_000)
+                .build()
+                .unwrap(),
+        )
+        .steps(
+            ScheduledSplitConfig::builder()
+                .start_time(DateTime::from_secs_f64(1_750_600_000.5))
+                .group_weights("control", 50_000)
+                .group_weights("treatment", 50_000)
+                .segment_overrides(
+                    SegmentOverride::builder()
+                        .segment(segment)
+                        .evaluation_order(1)
+                        .weights("treatment", 100_000)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap()
+}
+
+/// Project `shop`, feature `checkout` (v1, v2), segment `beta`.
+async fn fixture(c: &Client) {
+    c.create_project().name("shop").send().await.unwrap();
+    c.create_feature()
+        .project("shop")
+        .name("checkout")
+        .variations(variation("v1", "old"))
+        .variations(variation("v2", "new"))
+        .send()
+        .await
+        .unwrap();
+    c.create_segment()
+        .name("beta")
+        .pattern(r#"{"beta":[true]}"#)
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn create_launch(c: &Client, project: &str, name: &str) {
+    c.create_launch()
+        .project(project)
+        .name(name)
+        .groups(group("control", "v1"))
+        .groups(group("treatment", "v2"))
+        .scheduled_splits_config(splits("beta"))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_launch_lifecycle_through_the_built_binary_survives_sigterm_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr) = binary(dir.path()).await;
+    let c = client(addr);
+    fixture(&c).await;
+
+    // Create by project ARN, with tags; references come back as ARNs.
+    let project_arn = format!("{ACCOUNT}:project/shop");
+    let created = c
+        .create_launch()
+        .project(&project_arn)
+        .name("checkout-v2")
+        .description("new checkout")
+        .groups(group("control", "v1"))
+        .groups(group("treatment", "v2"))
+        .scheduled_splits_config(splits("beta"))
+        .tags("owner", "team-a")
+        .send()
+        .await
+        .unwrap();
+    let launch = created.launch().unwrap();
+    assert_eq!(
+        launch.arn(),
+        format!("{ACCOUNT}:project/shop/launch/checkout-v2")
+    );
+    assert_eq!(launch.project(), Some(project_arn.as_str()));
+    assert_eq!(launch.status(), &LaunchStatus::Created);
+    assert_eq!(launch.randomization_salt(), Some("checkout-v2"));
+    assert!(launch.execution().is_none());
+    let steps = launch.scheduled_splits_definition().unwrap().steps();
+    assert_eq!(steps[1].start_time().as_secs_f64(), 1_750_600_000.5);
+    assert_eq!(
+        steps[1].segment_overrides()[0].segment(),
+        format!("{ACCOUNT}:segment/beta")
+    );
+
+    // Get includes the tags.
+    let got = c
+        .get_launch()
+        .project("shop")
+        .launch("checkout-v2")
+        .send()
+        .await
+        .unwrap();
+    let got = got.launch().unwrap();
+    assert_eq!(
+        got.tags().unwrap().get("owner").map(String::as_str),
+        Some("team-a")
+    );
+    assert_eq!(
+        got.groups()[1]
+            .feature_variations()
+            .get("checkout")
+            .map(String::as_str),
+        Some("v2")
+    );
+
+    // Update, start, stop.
+    let updated = c
+        .update_launch()
+        .project("shop")
+        .launch("checkout-v2")
+        .randomization_salt("pepper")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        updated.launch().unwrap().randomization_salt(),
+        Some("pepper")
+    );
+    let started = c
+        .start_launch()
+        .project("shop")
+        .launch("checkout-v2")
+        .send()
+        .await
+        .unwrap();
+    let started = started.launch().unwrap();
+    assert_eq!(started.status(), &LaunchStatus::Running);
+    assert!(started.execution().unwrap().started_time().is_some());
+    let stopped = c
+        .stop_launch()
+        .project("shop")
+        .launch("checkout-v2")
+        .desired_state(LaunchStopDesiredState::Cancelled)
+        .reason("error rate")
+        .send()
+        .await
+        .unwrap();
+    assert!(stopped.ended_time().is_some());
+
+    // SIGTERM: the process exits cleanly; every acknowledged write is there after a restart.
+    let pid = child.id().unwrap().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("the emulator exits after SIGTERM")
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+
+    let (_child, addr) = binary(dir.path()).await;
+    let c = client(addr);
+    let after = c
+        .get_launch()
+        .project("shop")
+        .launch("checkout-v2")
+        .send()
+        .await
+        .unwrap();
+    let after = after.launch().unwrap();
+    assert_eq!(after.status(), &LaunchStatus::Cancelled);
+    assert_eq!(after.status_reason(), Some("error rate"));
+    assert_eq!(after.randomization_salt(), Some("pepper"));
+
+    // Clean up in dependency order.
+    c.delete_launch()
+        .project("shop")
+        .launch("checkout-v2")
+        .send()
+        .await
+        .unwrap();
+    c.delete_segment().segment("beta").send().await.unwrap();
+    c.delete_feature()
+        .project("shop")
+        .feature("checkout")
+        .send()
+        .await
+        .unwrap();
+    c.delete_project().project("shop").send().await.unwrap();
+    let projects = c.list_projects().send().await.unwrap();
+    assert!(projects.projects().is_empty());
+    assert!(projects.next_token().is_none());
+}
+
+#[tokio::test]
+async fn projects_features_and_segments_round_trip_through_the_sdk() {
+    let server = in_process().await;
+    let c = client(server.addr);
+    fixture(&c).await;
+
+    let project = c.get_project().project("shop").send().await.unwrap();
+    let project = project.project().unwrap();
+    assert_eq!(project.feature_count(), Some(1));
+    let updated = c
+        .update_project()
+        .project(format!("{ACCOUNT}:project/shop"))
+        .description("the shop")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(updated.project().unwrap().description(), Some("the shop"));
+
+    let feature = c
+        .update_feature()
+        .project("shop")
+        .feature("checkout")
+        .add_or_update_variations(variation("v3", "newer"))
+        .default_variation("v3")
+        .send()
+        .await
+        .unwrap();
+    let feature = feature.feature().unwrap();
+    assert_eq!(feature.variations().len(), 3);
+    assert_eq!(feature.default_variation(), Some("v3"));
+    assert_eq!(feature.value_type().as_str(), "STRING");
+    let got = c
+        .get_feature()
+        .project("shop")
+        .feature("checkout")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.feature().unwrap().evaluation_strategy().as_str(),
+        "ALL_RULES"
+    );
+
+    let segment = c
+        .get_segment()
+        .segment(format!("{ACCOUNT}:segment/beta"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(segment.segment().unwrap().name(), "beta");
+}
+
+#[tokio::test]
+async fn paginators_walk_every_page_and_the_status_filter_applies() {
+    let server = in_process().await;
+    let c = client(server.addr);
+    fixture(&c).await;
+    for i in 0..5 {
+        create_launch(&c, "shop", &format!("l{i}")).await;
+        c.create_segment()
+            .name(format!("s{i}"))
+            .pattern("{}")
+            .send()
+            .await
+            .unwrap();
+    }
+    for i in [1, 3, 4] {
+        c.start_launch()
+            .project("shop")
+            .launch(format!("l{i}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let running: Vec<String> = c
+        .list_launches()
+        .project("shop")
+        .status(LaunchStatus::Running)
+        .max_results(2)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap()
+        .iter()
+        .map(|l| l.name().to_string())
+        .collect();
+    assert_eq!(running, ["l1", "l3", "l4"]);
+    let all = c
+        .list_launches()
+        .project("shop")
+        .max_results(1)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 5);
+    let segments = c
+        .list_segments()
+        .max_results(2)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap();
+    assert_eq!(segments.len(), 6);
+    let features = c
+        .list_features()
+        .project("shop")
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap();
+    assert_eq!(features.len(), 1);
+    let projects = c
+        .list_projects()
+        .max_results(1)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap();
+    assert_eq!(projects.len(), 1);
+}
+
+#[tokio::test]
+async fn tags_work_on_every_arn_kind_through_the_sdk() {
+    let server = in_process().await;
+    let c = client(server.addr);
+    fixture(&c).await;
+    create_launch(&c, "shop", "l").await;
+    for arn in [
+        format!("{ACCOUNT}:project/shop"),
+        format!("{ACCOUNT}:project/shop/feature/checkout"),
+        format!("{ACCOUNT}:project/shop/launch/l"),
+        format!("{ACCOUNT}:segment/beta"),
+    ] {
+        c.tag_resource()
+            .resource_arn(&arn)
+            .tags("a", "1")
+            .tags("b", "2")
+            .send()
+            .await
+            .unwrap();
+        c.untag_resource()
+            .resource_arn(&arn)
+            .tag_keys("a")
+            .send()
+            .await
+            .unwrap();
+        let tags = c
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .unwrap();
+        let tags = tags.tags().unwrap();
+        assert_eq!(tags.get("b").map(String::as_str), Some("2"), "{arn}");
+        assert!(!tags.contains_key("a"), "{arn}");
+    }
+    let missing = c
+        .list_tags_for_resource()
+        .resource_arn(format!("{ACCOUNT}:segment/ghost"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(missing.is_resource_not_found_exception(), "{missing:?}");
+}
+
+#[tokio::test]
+async fn every_error_reaches_the_sdk_as_its_typed_variant() {
+    let server = in_process().await;
+    let c = client(server.addr);
+    fixture(&c).await;
+    create_launch(&c, "shop", "l").await;
+
+    let e = c
+        .create_project()
+        .name("shop")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_conflict_exception(), "{e:?}");
+
+    let e = c
+        .get_project()
+        .project("ghost")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_resource_not_found_exception(), "{e:?}");
+
+    let e = c
+        .delete_project()
+        .project("shop")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_conflict_exception(), "{e:?}");
+
+    let e = c
+        .delete_feature()
+        .project("shop")
+        .feature("checkout")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_conflict_exception(), "{e:?}");
+
+    let e = c
+        .delete_segment()
+        .segment("beta")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_conflict_exception(), "{e:?}");
+
+    // Validation: every bad field listed, in a typed ValidationException.
+    let e = c
+        .create_launch()
+        .project("shop")
+        .name("bad name")
+        .groups(group("control", "v1"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    let aws_sdk_evidently::operation::create_launch::CreateLaunchError::ValidationException(v) = &e
+    else {
+        panic!("expected ValidationException, got {e:?}");
+    };
+    assert_eq!(
+        v.reason().map(|r| r.as_str()),
+        Some("fieldValidationFailed")
+    );
+    assert_eq!(v.field_list()[0].name(), "name");
+
+    let e = c
+        .create_launch()
+        .project("shop")
+        .name("l2")
+        .groups(
+            LaunchGroupConfig::builder()
+                .name("g")
+                .feature("ghost")
+                .variation("v1")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_resource_not_found_exception(), "{e:?}");
+
+    let e = c
+        .stop_launch()
+        .project("shop")
+        .launch("l")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_validation_exception(), "{e:?}");
+
+    c.start_launch()
+        .project("shop")
+        .launch("l")
+        .send()
+        .await
+        .unwrap();
+    let e = c
+        .start_launch()
+        .project("shop")
+        .launch("l")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_conflict_exception(), "{e:?}");
+
+    let e = c
+        .delete_launch()
+        .project("shop")
+        .launch("l")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_conflict_exception(), "{e:?}");
+
+    let e = c
+        .get_launch()
+        .project("shop")
+        .launch("ghost")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_resource_not_found_exception(), "{e:?}");
+
+    for i in 1..50 {
+        c.create_project()
+            .name(format!("p{i}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let e = c
+        .create_project()
+        .name("one-too-many")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_service_quota_exceeded_exception(), "{e:?}");
+}
