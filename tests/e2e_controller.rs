@@ -1,0 +1,501 @@
+//! End-to-end: the controller, running as its own process with the deploy/ ServiceAccount's
+//! token and RBAC (not as admin), against a real kube-apiserver + etcd and the emulator as a
+//! real process. Each test has its own namespace, emulator and controller.
+
+// AWS marked the Evidently client deprecated; the emulator keeps it alive.
+#![allow(deprecated)]
+
+mod support;
+
+use std::{collections::HashMap, time::Duration};
+
+use aws_sdk_evidently::{
+    Client as Evidently,
+    types::{LaunchStopDesiredState, VariableValue, VariationConfig},
+};
+use k8s_openapi::api::{core::v1::Secret, events::v1::Event};
+use kube::{
+    Api, Client,
+    api::{DeleteParams, ListParams, Patch, PatchParams},
+};
+use launch_operator::crd::Launch;
+use serde_json::{Value, json};
+use support::{
+    ControlPlane, Process, eventually, evidently_client, http_get, namespace, repo_root,
+    start_controller, start_emulator, with_logs,
+};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+async fn seed_project(ev: &Evidently, project: &str) {
+    ev.create_project()
+        .name(project)
+        .send()
+        .await
+        .expect("create project");
+}
+
+async fn seed_feature(ev: &Evidently, project: &str, feature: &str, variations: &[&str]) {
+    let mut req = ev.create_feature().project(project).name(feature);
+    for v in variations {
+        req = req.variations(
+            VariationConfig::builder()
+                .name(*v)
+                .value(VariableValue::StringValue(format!("value-{v}")))
+                .build()
+                .unwrap(),
+        );
+    }
+    req.send().await.expect("create feature");
+}
+
+fn example(file: &str, ns: &str) -> Value {
+    let text = std::fs::read_to_string(repo_root().join("examples").join(file)).unwrap();
+    let mut v =
+        serde_json::to_value(serde_yaml::from_str::<serde_yaml::Value>(&text).unwrap()).unwrap();
+    v["metadata"]["namespace"] = json!(ns);
+    v
+}
+
+async fn apply(admin: &Client, ns: &str, manifest: &Value) {
+    let api: Api<Launch> = Api::namespaced(admin.clone(), ns);
+    let name = manifest["metadata"]["name"].as_str().unwrap().to_string();
+    api.patch(
+        &name,
+        &PatchParams::apply("e2e-user"),
+        &Patch::Apply(manifest),
+    )
+    .await
+    .expect("apply Launch");
+}
+
+fn ready(l: &Launch) -> Option<(String, String, String)> {
+    l.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+/// Waits until the Launch's Ready condition has `status` and `reason`.
+async fn wait_ready(api: &Api<Launch>, name: &str, status: &str, reason: &str) -> Launch {
+    eventually(
+        &format!("{name} Ready={status} ({reason})"),
+        WAIT,
+        || async {
+            let l = api.get(name).await.map_err(|e| e.to_string())?;
+            match ready(&l) {
+                Some((s, r, _)) if s == status && r == reason => Ok(l),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await
+}
+
+async fn events(admin: &Client, ns: &str) -> Vec<(String, String)> {
+    Api::<Event>::namespaced(admin.clone(), ns)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|e| (e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
+        .collect()
+}
+
+struct Env {
+    admin: Client,
+    ns: String,
+    api: Api<Launch>,
+    emulator: Process,
+    controller: Process,
+    ev: Evidently,
+}
+
+async fn env(prefix: &str) -> Env {
+    let cp = ControlPlane::shared();
+    let admin = cp.admin().await;
+    let ns = namespace(&admin, prefix).await;
+    let emulator = start_emulator(&[]).await;
+    let ev = evidently_client(&emulator.url());
+    let controller = start_controller(&emulator.url(), &ns, &[]).await;
+    let api = Api::namespaced(admin.clone(), &ns);
+    Env {
+        admin,
+        ns,
+        api,
+        emulator,
+        controller,
+        ev,
+    }
+}
+
+impl Env {
+    fn logs(&self) -> Vec<std::path::PathBuf> {
+        vec![self.controller.log.clone(), self.emulator.log.clone()]
+    }
+}
+
+#[tokio::test]
+async fn a_launch_is_created_updated_retagged_and_deleted_in_evidently() {
+    let e = env("lifecycle").await;
+    let logs = e.logs();
+    with_logs(logs, async {
+        seed_project(&e.ev, "shop").await;
+        seed_feature(&e.ev, "shop", "checkout", &["legacy", "v2"]).await;
+        apply(&e.admin, &e.ns, &example("checkout-rollout.yaml", &e.ns)).await;
+
+        let l = wait_ready(&e.api, "checkout-v2", "True", "Reconciled").await;
+        let status = l.status.unwrap();
+        assert_eq!(
+            status.arn.as_deref(),
+            Some("arn:aws:evidently:us-east-1:123456789012:project/shop/launch/checkout-v2")
+        );
+        assert_eq!(status.status.as_deref(), Some("CREATED"));
+        assert_eq!(status.observed_generation, Some(1));
+        let got =
+            e.ev.get_launch()
+                .project("shop")
+                .launch("checkout-v2")
+                .send()
+                .await
+                .unwrap();
+        let launch = got.launch().unwrap();
+        let tags = launch.tags().unwrap();
+        assert_eq!(
+            tags.get("launch-operator.io/owner").map(String::as_str),
+            Some(format!("{}/checkout-v2", e.ns).as_str())
+        );
+        assert_eq!(tags.get("team").map(String::as_str), Some("payments"));
+        assert!(
+            events(&e.admin, &e.ns)
+                .await
+                .iter()
+                .any(|(r, _)| r == "Created")
+        );
+
+        // A spec change reaches Evidently.
+        let mut changed = example("checkout-rollout.yaml", &e.ns);
+        changed["spec"]["description"] = json!("faster roll-out");
+        changed["spec"]["scheduledSplitsConfig"]["steps"][0]["groupWeights"] =
+            json!({"control": 80000, "treatment": 20000});
+        changed["spec"]["tags"] = json!({"team": "search"});
+        apply(&e.admin, &e.ns, &changed).await;
+        eventually("the new weights and tags in Evidently", WAIT, || async {
+            let got =
+                e.ev.get_launch()
+                    .project("shop")
+                    .launch("checkout-v2")
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+            let l = got.launch().unwrap();
+            let step = &l.scheduled_splits_definition().unwrap().steps()[0];
+            let weights: HashMap<String, i64> = step.group_weights().cloned().unwrap_or_default();
+            let tags = l.tags().cloned().unwrap_or_default();
+            let ok = weights.get("treatment") == Some(&20000)
+                && l.description() == Some("faster roll-out")
+                && tags.get("team").map(String::as_str) == Some("search")
+                && !tags.contains_key("cost-center")
+                && tags.contains_key("launch-operator.io/owner");
+            if ok {
+                Ok(())
+            } else {
+                Err(format!("{weights:?} {tags:?} {:?}", l.description()))
+            }
+        })
+        .await;
+        let l = wait_ready(&e.api, "checkout-v2", "True", "Reconciled").await;
+        assert_eq!(l.status.unwrap().observed_generation, Some(2));
+
+        // Delete: the finalizer deletes the Evidently launch first.
+        e.api
+            .delete("checkout-v2", &DeleteParams::default())
+            .await
+            .unwrap();
+        eventually("the resource to be gone", WAIT, || async {
+            match e
+                .api
+                .get_opt("checkout-v2")
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                None => Ok(()),
+                Some(_) => Err("still there".into()),
+            }
+        })
+        .await;
+        let err =
+            e.ev.get_launch()
+                .project("shop")
+                .launch("checkout-v2")
+                .send()
+                .await
+                .unwrap_err();
+        assert!(err.into_service_error().is_resource_not_found_exception());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_retained_launch_stays_in_evidently_after_the_resource_is_deleted() {
+    let e = env("retain").await;
+    let logs = e.logs();
+    with_logs(logs, async {
+        seed_project(&e.ev, "shop").await;
+        seed_feature(&e.ev, "shop", "recommendations", &["off", "on"]).await;
+        apply(&e.admin, &e.ns, &example("metric-monitors.yaml", &e.ns)).await;
+        wait_ready(&e.api, "recommendations-widget", "True", "Reconciled").await;
+        e.api
+            .delete("recommendations-widget", &DeleteParams::default())
+            .await
+            .unwrap();
+        eventually("the resource to be gone", WAIT, || async {
+            match e
+                .api
+                .get_opt("recommendations-widget")
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                None => Ok(()),
+                Some(_) => Err("still there".into()),
+            }
+        })
+        .await;
+        let got =
+            e.ev.get_launch()
+                .project("shop")
+                .launch("recommendations-widget")
+                .send()
+                .await
+                .unwrap();
+        assert_eq!(got.launch().unwrap().metric_monitors().len(), 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_missing_feature_is_reported_and_picked_up_once_it_exists() {
+    let e = env("dependency").await;
+    let logs = e.logs();
+    with_logs(logs, async {
+        seed_project(&e.ev, "shop").await;
+        apply(&e.admin, &e.ns, &example("checkout-rollout.yaml", &e.ns)).await;
+        let l = wait_ready(&e.api, "checkout-v2", "False", "DependencyNotFound").await;
+        let (_, _, message) = ready(&l).unwrap();
+        assert!(message.contains("checkout"), "{message}");
+        assert!(
+            events(&e.admin, &e.ns)
+                .await
+                .iter()
+                .any(|(r, _)| r == "DependencyNotFound")
+        );
+
+        // Nobody touches the resource: the backoff retry finds the feature.
+        seed_feature(&e.ev, "shop", "checkout", &["legacy", "v2"]).await;
+        let l = wait_ready(&e.api, "checkout-v2", "True", "Reconciled").await;
+        assert_eq!(l.metadata.generation, Some(1));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn out_of_band_changes_in_evidently_are_reported_and_repaired() {
+    let e = env("out-of-band").await;
+    let logs = e.logs();
+    with_logs(logs, async {
+        seed_project(&e.ev, "shop").await;
+        seed_feature(&e.ev, "shop", "checkout", &["legacy", "v2"]).await;
+        apply(&e.admin, &e.ns, &example("checkout-rollout.yaml", &e.ns)).await;
+        wait_ready(&e.api, "checkout-v2", "True", "Reconciled").await;
+
+        // Deleted behind the operator's back: reported, then re-created.
+        e.ev.delete_launch()
+            .project("shop")
+            .launch("checkout-v2")
+            .send()
+            .await
+            .unwrap();
+        eventually("a LaunchMissing event", WAIT, || async {
+            let evs = events(&e.admin, &e.ns).await;
+            if evs.iter().any(|(r, _)| r == "LaunchMissing") {
+                Ok(())
+            } else {
+                Err(format!("{evs:?}"))
+            }
+        })
+        .await;
+        eventually("the launch to be re-created", WAIT, || async {
+            e.ev.get_launch()
+                .project("shop")
+                .launch("checkout-v2")
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+        .await;
+
+        // Weights changed behind its back: put back.
+        e.ev.update_launch()
+            .project("shop")
+            .launch("checkout-v2")
+            .description("edited in the console")
+            .send()
+            .await
+            .unwrap();
+        eventually("the description to be restored", WAIT, || async {
+            let got =
+                e.ev.get_launch()
+                    .project("shop")
+                    .launch("checkout-v2")
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+            match got.launch().unwrap().description() {
+                Some("Gradual roll-out of the redesigned checkout") => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        })
+        .await;
+
+        // Started and stopped out of band: the status follows.
+        e.ev.start_launch()
+            .project("shop")
+            .launch("checkout-v2")
+            .send()
+            .await
+            .unwrap();
+        eventually("status RUNNING", WAIT, || async {
+            let l = e.api.get("checkout-v2").await.map_err(|e| e.to_string())?;
+            let s = l.status.unwrap_or_default();
+            if s.status.as_deref() == Some("RUNNING")
+                && s.execution.and_then(|x| x.started_time).is_some()
+            {
+                Ok(())
+            } else {
+                Err(format!("{:?}", s.status))
+            }
+        })
+        .await;
+        e.ev.stop_launch()
+            .project("shop")
+            .launch("checkout-v2")
+            .desired_state(LaunchStopDesiredState::Cancelled)
+            .reason("error rate too high")
+            .send()
+            .await
+            .unwrap();
+        eventually("status CANCELLED with its reason", WAIT, || async {
+            let l = e.api.get("checkout-v2").await.map_err(|e| e.to_string())?;
+            let s = l.status.unwrap_or_default();
+            if s.status.as_deref() == Some("CANCELLED")
+                && s.status_reason.as_deref() == Some("error rate too high")
+            {
+                Ok(())
+            } else {
+                Err(format!("{:?} {:?}", s.status, s.status_reason))
+            }
+        })
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn evidently_down_for_30_seconds_is_reported_and_recovered_from() {
+    let mut e = env("outage").await;
+    let logs = e.logs();
+    seed_project(&e.ev, "shop").await;
+    seed_feature(&e.ev, "shop", "checkout", &["legacy", "v2"]).await;
+    apply(&e.admin, &e.ns, &example("checkout-rollout.yaml", &e.ns)).await;
+    with_logs(
+        logs.clone(),
+        wait_ready(&e.api, "checkout-v2", "True", "Reconciled").map_unit(),
+    )
+    .await;
+
+    e.emulator.kill();
+    let down = std::time::Instant::now();
+    with_logs(
+        logs.clone(),
+        wait_ready(&e.api, "checkout-v2", "False", "EvidentlyUnavailable").map_unit(),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(30).saturating_sub(down.elapsed())).await;
+    e.emulator.restart();
+    e.emulator.wait_healthy().await;
+    let api = e.api.clone();
+    with_logs(logs, async move {
+        let l = tokio::time::timeout(
+            Duration::from_secs(120),
+            wait_ready(&api, "checkout-v2", "True", "Reconciled"),
+        )
+        .await
+        .expect("recovered within 2 minutes of the emulator's return");
+        assert_eq!(l.status.unwrap().status.as_deref(), Some("CREATED"));
+    })
+    .await;
+}
+
+/// The operator's ServiceAccount can do its job (every test above runs under it) and nothing
+/// more: these requests are refused with 403.
+#[tokio::test]
+async fn the_operator_service_account_is_refused_what_it_does_not_need() {
+    let cp = ControlPlane::shared();
+    let op = cp.operator().await;
+    let forbidden = |r: Result<(), kube::Error>| match r {
+        Err(kube::Error::Api(s)) => s.code == 403,
+        _ => false,
+    };
+    assert!(forbidden(
+        Api::<Secret>::all(op.clone())
+            .list(&ListParams::default())
+            .await
+            .map(|_| ())
+    ));
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
+        Api::all(op.clone());
+    assert!(forbidden(
+        crds.patch(
+            "launches.evidently.launch-operator.io",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}}))
+        )
+        .await
+        .map(|_| ())
+    ));
+    // It may read Launches but not create or delete them.
+    let admin = cp.admin().await;
+    let ns = namespace(&admin, "rbac").await;
+    let launches: Api<Launch> = Api::namespaced(op.clone(), &ns);
+    assert!(launches.list(&ListParams::default()).await.is_ok());
+    let manifest = example("checkout-rollout.yaml", &ns);
+    assert!(forbidden(
+        launches
+            .create(
+                &Default::default(),
+                &serde_json::from_value(manifest).unwrap()
+            )
+            .await
+            .map(|_| ())
+    ));
+    assert!(forbidden(
+        launches
+            .delete("x", &DeleteParams::default())
+            .await
+            .map(|_| ())
+    ));
+}
+
+trait MapUnit {
+    async fn map_unit(self);
+}
+
+impl<F: Future<Output = Launch>> MapUnit for F {
+    async fn map_unit(self) {
+        self.await;
+    }
+}
