@@ -12,7 +12,7 @@ use std::{net::SocketAddr, path::Path, process::Stdio, time::Duration};
 
 use aws_sdk_evidently::{
     Client,
-    config::{BehaviorVersion, Credentials, Region},
+    config::{BehaviorVersion, Credentials, Region, retry::RetryConfig},
     types::{
         LaunchGroupConfig, LaunchStatus, LaunchStopDesiredState, ScheduledSplitConfig,
         ScheduledSplitsLaunchConfig, SegmentOverride, VariableValue, VariationConfig,
@@ -27,6 +27,8 @@ const ACCOUNT: &str = "arn:aws:evidently:us-east-1:123456789012";
 fn client(addr: SocketAddr) -> Client {
     let config = aws_sdk_evidently::Config::builder()
         .behavior_version(BehaviorVersion::latest())
+        // A failed call must fail now: the crash test counts on it.
+        .retry_config(RetryConfig::disabled())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
         .endpoint_url(format!("http://{addr}"))
@@ -634,4 +636,98 @@ async fn every_error_reaches_the_sdk_as_its_typed_variant() {
         .unwrap_err()
         .into_service_error();
     assert!(e.is_service_quota_exceeded_exception(), "{e:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_launch_survives_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr) = binary(dir.path()).await;
+    let c = client(addr);
+    const WRITERS: usize = 8;
+    for w in 0..WRITERS {
+        let project = format!("p{w}");
+        c.create_project().name(&project).send().await.unwrap();
+        c.create_feature()
+            .project(&project)
+            .name("checkout")
+            .variations(variation("v1", "old"))
+            .variations(variation("v2", "new"))
+            .send()
+            .await
+            .unwrap();
+    }
+    c.create_segment()
+        .name("beta")
+        .pattern("{}")
+        .send()
+        .await
+        .unwrap();
+
+    // Writers create launches until the emulator dies under them; each remembers the launches
+    // that got a 200, with the answer.
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let c = c.clone();
+            tokio::spawn(async move {
+                let project = format!("p{w}");
+                let mut acknowledged = Vec::new();
+                for i in 0..400 {
+                    let name = format!("l{i:04}");
+                    let sent = c
+                        .create_launch()
+                        .project(&project)
+                        .name(&name)
+                        .groups(group("control", "v1"))
+                        .groups(group("treatment", "v2"))
+                        .scheduled_splits_config(splits("beta"))
+                        .tags("writer", w.to_string())
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(out) => {
+                            acknowledged.push((project.clone(), out.launch().unwrap().clone()))
+                        }
+                        Err(_) => break,
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect();
+
+    let delay = rand::random_range(100..700);
+    tokio::time::sleep(Duration::from_millis(delay)).await;
+    child.start_kill().unwrap(); // SIGKILL
+    child.wait().await.unwrap();
+
+    let mut acknowledged = Vec::new();
+    for w in writers {
+        acknowledged.extend(w.await.unwrap());
+    }
+    assert!(
+        !acknowledged.is_empty(),
+        "no write finished within {delay} ms"
+    );
+    eprintln!(
+        "{} launches acknowledged before SIGKILL at {delay} ms",
+        acknowledged.len()
+    );
+
+    let (_child, addr) = binary(dir.path()).await;
+    let c = client(addr);
+    for (project, launch) in &acknowledged {
+        let got = c
+            .get_launch()
+            .project(project)
+            .launch(launch.name())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{project}/{} lost: {e:?}", launch.name()));
+        assert_eq!(
+            got.launch(),
+            Some(launch),
+            "{project}/{} changed",
+            launch.name()
+        );
+    }
 }
