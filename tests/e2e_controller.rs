@@ -499,3 +499,87 @@ impl<F: Future<Output = Launch>> MapUnit for F {
         self.await;
     }
 }
+
+/// Sum of an emulator counter over every series whose line contains `filter`.
+async fn emulator_count(emulator: &Process, filter: &str) -> f64 {
+    let (_, text) = http_get(&format!("{}/metrics", emulator.url()))
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| l.starts_with("evidently_emulator_requests_total") && l.contains(filter))
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum()
+}
+
+const MUTATING: &[&str] = &[
+    "CreateLaunch",
+    "UpdateLaunch",
+    "DeleteLaunch",
+    "StartLaunch",
+    "StopLaunch",
+    "TagResource",
+    "UntagResource",
+];
+
+async fn mutating_calls(emulator: &Process) -> f64 {
+    let mut total = 0.0;
+    for op in MUTATING {
+        total += emulator_count(emulator, &format!("operation=\"{op}\"")).await;
+    }
+    total
+}
+
+/// Writes to Launch objects (any verb but reads) as counted by the API server itself.
+async fn launch_writes(admin: &Client) -> f64 {
+    let text = admin
+        .request_text(http::Request::get("/metrics").body(Vec::new()).unwrap())
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| {
+            l.starts_with("apiserver_request_total{") && l.contains("resource=\"launches\"")
+        })
+        .filter(|l| {
+            ["POST", "PUT", "PATCH", "DELETE"]
+                .iter()
+                .any(|v| l.contains(&format!("verb=\"{v}\"")))
+        })
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum()
+}
+
+#[tokio::test]
+async fn a_hundred_ready_launches_cost_no_writes_when_nothing_changes() {
+    let e = env("steady").await;
+    let logs = e.logs();
+    with_logs(logs, async {
+        seed_project(&e.ev, "shop").await;
+        seed_feature(&e.ev, "shop", "checkout", &["legacy", "v2"]).await;
+        for i in 0..100 {
+            let mut m = example("checkout-rollout.yaml", &e.ns);
+            m["metadata"]["name"] = json!(format!("launch-{i:03}"));
+            apply(&e.admin, &e.ns, &m).await;
+        }
+        eventually("100 Ready launches", Duration::from_secs(180), || async {
+            let list = e.api.list(&ListParams::default()).await.map_err(|e| e.to_string())?;
+            let ready = list.items.iter().filter(|l| matches!(ready(l), Some((s, _, _)) if s == "True")).count();
+            if ready == 100 { Ok(()) } else { Err(format!("{ready} ready")) }
+        })
+        .await;
+        // Let in-flight passes settle, then measure two idle minutes.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let writes_before = launch_writes(&e.admin).await;
+        let mutating_before = mutating_calls(&e.emulator).await;
+        let gets_before = emulator_count(&e.emulator, "operation=\"GetLaunch\"").await;
+        tokio::time::sleep(Duration::from_secs(120)).await;
+        let writes = launch_writes(&e.admin).await - writes_before;
+        let mutating = mutating_calls(&e.emulator).await - mutating_before;
+        let gets = emulator_count(&e.emulator, "operation=\"GetLaunch\"").await - gets_before;
+        println!("idle 120 s with 100 launches: {writes} Launch writes, {mutating} mutating Evidently calls, {gets} GetLaunch");
+        assert_eq!(writes, 0.0, "writes to Launch objects while idle");
+        assert_eq!(mutating, 0.0, "mutating Evidently calls while idle");
+        // The resync (2 s in tests) keeps comparing with Evidently.
+        assert!(gets > 100.0, "only {gets} GetLaunch calls: the resync is not running");
+    })
+    .await;
+}
