@@ -138,21 +138,24 @@ pub fn validate_create_launch(
     body: &Value,
 ) -> Result<CreateLaunchInput, Vec<Violation>> {
     let input = with_labels(body, &[("project", project)])?;
-    let violations = validate_shape("CreateLaunchRequest", &input, "");
-    if !violations.is_empty() {
-        return Err(violations);
-    }
-    let launch: CreateLaunchInput = typed(input)?;
-    let violations = check_launch(
-        &launch.groups,
-        launch.metric_monitors.as_deref().unwrap_or_default(),
-        launch.scheduled_splits_config.as_ref(),
-        launch.tags.as_ref(),
-    );
-    if violations.is_empty() {
-        Ok(launch)
-    } else {
-        Err(violations)
+    let mut violations = validate_shape("CreateLaunchRequest", &input, "");
+    // The cross-field rules run even when members are invalid, so one report names every problem.
+    match typed::<CreateLaunchInput>(input) {
+        Ok(launch) => {
+            violations.extend(check_launch(
+                &launch.groups,
+                launch.metric_monitors.as_deref().unwrap_or_default(),
+                launch.scheduled_splits_config.as_ref(),
+                launch.tags.as_ref(),
+            ));
+            if violations.is_empty() {
+                Ok(launch)
+            } else {
+                Err(violations)
+            }
+        }
+        Err(parse) if violations.is_empty() => Err(parse),
+        Err(_) => Err(violations),
     }
 }
 
@@ -166,24 +169,27 @@ pub fn validate_update_launch(
     body: &Value,
 ) -> Result<UpdateLaunchInput, Vec<Violation>> {
     let input = with_labels(body, &[("project", project), ("launch", launch)])?;
-    let violations = validate_shape("UpdateLaunchRequest", &input, "");
-    if !violations.is_empty() {
-        return Err(violations);
-    }
-    let update: UpdateLaunchInput = typed(input)?;
-    let violations = match &update.groups {
-        Some(groups) => check_launch(
-            groups,
-            update.metric_monitors.as_deref().unwrap_or_default(),
-            update.scheduled_splits_config.as_ref(),
-            None,
-        ),
-        None => check_launch_monitors(update.metric_monitors.as_deref().unwrap_or_default()),
-    };
-    if violations.is_empty() {
-        Ok(update)
-    } else {
-        Err(violations)
+    let mut violations = validate_shape("UpdateLaunchRequest", &input, "");
+    match typed::<UpdateLaunchInput>(input) {
+        Ok(update) => {
+            let monitors = update.metric_monitors.as_deref().unwrap_or_default();
+            violations.extend(match &update.groups {
+                Some(groups) => check_launch(
+                    groups,
+                    monitors,
+                    update.scheduled_splits_config.as_ref(),
+                    None,
+                ),
+                None => check_launch_monitors(monitors),
+            });
+            if violations.is_empty() {
+                Ok(update)
+            } else {
+                Err(violations)
+            }
+        }
+        Err(parse) if violations.is_empty() => Err(parse),
+        Err(_) => Err(violations),
     }
 }
 
