@@ -583,3 +583,151 @@ async fn a_hundred_ready_launches_cost_no_writes_when_nothing_changes() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_foreign_launch_of_the_same_name_is_not_taken_over_without_the_adopt_annotation() {
+    let e = env("foreign").await;
+    let logs = e.logs();
+    with_logs(logs, async {
+        seed_project(&e.ev, "shop").await;
+        seed_feature(&e.ev, "shop", "checkout", &["legacy", "v2"]).await;
+        // Someone else's launch, created directly in Evidently.
+        e.ev.create_launch()
+            .project("shop")
+            .name("checkout-v2")
+            .groups(
+                aws_sdk_evidently::types::LaunchGroupConfig::builder()
+                    .name("only")
+                    .feature("checkout")
+                    .variation("legacy")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        apply(&e.admin, &e.ns, &example("checkout-rollout.yaml", &e.ns)).await;
+        let l = wait_ready(&e.api, "checkout-v2", "False", "AlreadyExists").await;
+        let (_, _, message) = ready(&l).unwrap();
+        assert!(
+            message.contains("evidently.launch-operator.io/adopt=true"),
+            "{message}"
+        );
+        let got =
+            e.ev.get_launch()
+                .project("shop")
+                .launch("checkout-v2")
+                .send()
+                .await
+                .unwrap();
+        assert_eq!(
+            got.launch().unwrap().groups().len(),
+            1,
+            "the foreign launch must be left alone"
+        );
+
+        // The explicit opt-in adopts it and brings it in line with the spec.
+        let mut m = example("checkout-rollout.yaml", &e.ns);
+        m["metadata"]["annotations"] = json!({"evidently.launch-operator.io/adopt": "true"});
+        apply(&e.admin, &e.ns, &m).await;
+        wait_ready(&e.api, "checkout-v2", "True", "Reconciled").await;
+        let got =
+            e.ev.get_launch()
+                .project("shop")
+                .launch("checkout-v2")
+                .send()
+                .await
+                .unwrap();
+        let launch = got.launch().unwrap();
+        assert_eq!(launch.groups().len(), 2);
+        assert_eq!(
+            launch
+                .tags()
+                .unwrap()
+                .get("launch-operator.io/owner")
+                .map(String::as_str),
+            Some(format!("{}/checkout-v2", e.ns).as_str())
+        );
+        assert!(
+            events(&e.admin, &e.ns)
+                .await
+                .iter()
+                .any(|(r, _)| r == "Adopted")
+        );
+    })
+    .await;
+}
+
+/// Two replicas with leader election: only the lease holder is ready and reconciles; when it
+/// dies, the other takes over. SIGTERM ends a controller cleanly.
+#[tokio::test]
+async fn only_the_lease_holder_reconciles_and_a_standby_takes_over() {
+    let cp = ControlPlane::shared();
+    let admin = cp.admin().await;
+    let ns = namespace(&admin, "leader").await;
+    let emulator = start_emulator(&[]).await;
+    let ev = evidently_client(&emulator.url());
+    seed_project(&ev, "shop").await;
+    seed_feature(&ev, "shop", "checkout", &["legacy", "v2"]).await;
+    let election = [
+        "--leader-election=true",
+        "--leader-election-namespace=launch-operator",
+    ];
+    let mut first = start_controller(
+        &emulator.url(),
+        &ns,
+        &[&election[..], &["--identity=first"]].concat(),
+    )
+    .await;
+    let readyz = |p: &Process| {
+        let url = format!("{}/readyz", p.url());
+        async move { http_get(&url).await.map(|(s, _)| s).unwrap_or(0) }
+    };
+    eventually("the first replica to lead", WAIT, || async {
+        if readyz(&first).await == 200 {
+            Ok(())
+        } else {
+            Err("not ready".into())
+        }
+    })
+    .await;
+    let mut second = start_controller(
+        &emulator.url(),
+        &ns,
+        &[&election[..], &["--identity=second"]].concat(),
+    )
+    .await;
+    let logs = vec![first.log.clone(), second.log.clone(), emulator.log.clone()];
+    with_logs(logs, async {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(
+            readyz(&second).await,
+            503,
+            "the standby must not be ready while the lease is held"
+        );
+
+        first.kill();
+        eventually(
+            "the standby to take over",
+            Duration::from_secs(60),
+            || async {
+                if readyz(&second).await == 200 {
+                    Ok(())
+                } else {
+                    Err("standby not ready".into())
+                }
+            },
+        )
+        .await;
+        let api: Api<Launch> = Api::namespaced(admin.clone(), &ns);
+        apply(&admin, &ns, &example("checkout-rollout.yaml", &ns)).await;
+        wait_ready(&api, "checkout-v2", "True", "Reconciled").await;
+
+        let status = second.terminate();
+        assert!(
+            status.success(),
+            "SIGTERM must end the controller cleanly: {status:?}"
+        );
+    })
+    .await;
+}

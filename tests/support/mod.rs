@@ -245,9 +245,11 @@ pub async fn start_controller(emulator_url: &str, namespace: &str, extra: &[&str
         format!("--namespaces={namespace}"),
         format!("--evidently-endpoint={emulator_url}"),
         format!("--admin-listen=127.0.0.1:{port}"),
-        "--leader-election=false".into(),
         "--resync-interval=2s".into(),
     ];
+    if !extra.iter().any(|a| a.starts_with("--leader-election=")) {
+        args.push("--leader-election=false".into());
+    }
     args.extend(extra.iter().map(|s| s.to_string()));
     let env = vec![
         (
