@@ -23,6 +23,12 @@ pub const SPEC_SHAPE: &str = "CreateLaunchRequest";
 
 /// The CRD as installed: derived structure plus the rules' constraints and CEL rules.
 pub fn launch_crd() -> CustomResourceDefinition {
+    serde_json::from_value(launch_crd_json()).expect("the adjusted CRD deserializes")
+}
+
+/// The CRD as JSON. Kept apart from the typed form so integer bounds stay integers (the typed
+/// form holds `minimum`/`maximum` as floats).
+fn launch_crd_json() -> Value {
     let mut crd = serde_json::to_value(Launch::crd()).expect("the derived CRD serializes");
     let version = &mut crd["spec"]["versions"][0];
     let root = &mut version["schema"]["openAPIV3Schema"];
@@ -50,13 +56,12 @@ pub fn launch_crd() -> CustomResourceDefinition {
     let conditions = &mut root["properties"]["status"]["properties"]["conditions"];
     conditions["x-kubernetes-list-type"] = json!("map");
     conditions["x-kubernetes-list-map-keys"] = json!(["type"]);
-
-    serde_json::from_value(crd).expect("the adjusted CRD deserializes")
+    crd
 }
 
 /// The CRD as YAML, as committed under `crds/`.
 pub fn launch_crd_yaml() -> String {
-    serde_yaml::to_string(&launch_crd()).expect("the CRD serializes to YAML")
+    serde_yaml::to_string(&launch_crd_json()).expect("the CRD serializes to YAML")
 }
 
 fn rule(rule: &str, message: &str, field_path: Option<&str>) -> Value {
@@ -276,7 +281,7 @@ mod tests {
     use super::*;
 
     fn schema() -> Value {
-        let crd = serde_json::to_value(launch_crd()).unwrap();
+        let crd = launch_crd_json();
         crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"].clone()
     }
 

@@ -1,0 +1,223 @@
+//! The install manifests: every overlay renders with `kubectl kustomize`, workloads carry the
+//! restrictive security context, the RBAC the end-to-end suite proves is the one installed,
+//! and the Argo CD health check maps the Ready condition as documented.
+
+use std::process::Command;
+
+use mlua::{Lua, LuaSerdeExt};
+use serde_json::{Value, json};
+
+fn render(overlay: &str) -> Vec<Value> {
+    let dir = format!("{}/deploy/overlays/{overlay}", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("kubectl")
+        .args(["kustomize", &dir])
+        .output()
+        .expect("kubectl on PATH (kubectl kustomize)");
+    assert!(
+        out.status.success(),
+        "{overlay}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_yaml::Deserializer::from_str(&String::from_utf8(out.stdout).unwrap())
+        .map(|d| {
+            serde_json::to_value(<serde_yaml::Value as serde::Deserialize>::deserialize(d).unwrap())
+                .unwrap()
+        })
+        .collect()
+}
+
+fn kinds(objects: &[Value]) -> Vec<String> {
+    let mut k: Vec<String> = objects
+        .iter()
+        .map(|o| {
+            format!(
+                "{}/{}",
+                o["kind"].as_str().unwrap(),
+                o["metadata"]["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    k.sort();
+    k
+}
+
+fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    objects
+        .iter()
+        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("{kind}/{name}"))
+}
+
+fn env_of(deployment: &Value) -> Vec<(String, String)> {
+    deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap().to_string(),
+                e["value"].as_str().unwrap_or("<from field>").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn assert_restricted(workload: &Value) {
+    let pod = &workload["spec"]["template"]["spec"];
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], json!(true));
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        json!("RuntimeDefault")
+    );
+    for c in pod["containers"].as_array().unwrap() {
+        let sc = &c["securityContext"];
+        assert_eq!(sc["readOnlyRootFilesystem"], json!(true), "{}", c["name"]);
+        assert_eq!(
+            sc["allowPrivilegeEscalation"],
+            json!(false),
+            "{}",
+            c["name"]
+        );
+        assert_eq!(sc["capabilities"]["drop"], json!(["ALL"]), "{}", c["name"]);
+        assert!(
+            c["livenessProbe"].is_object() && c["readinessProbe"].is_object(),
+            "{}",
+            c["name"]
+        );
+        assert!(
+            c["resources"]["limits"]["memory"].is_string(),
+            "{}",
+            c["name"]
+        );
+    }
+}
+
+#[test]
+fn the_emulator_overlay_installs_the_operator_pointed_at_the_in_cluster_emulator() {
+    let objects = render("emulator");
+    assert_eq!(
+        kinds(&objects),
+        vec![
+            "ClusterRole/launch-operator",
+            "ClusterRoleBinding/launch-operator",
+            "CustomResourceDefinition/launches.evidently.launch-operator.io",
+            "Deployment/launch-operator",
+            "Namespace/launch-operator",
+            "Role/launch-operator-leader-election",
+            "RoleBinding/launch-operator-leader-election",
+            "Service/evidently-emulator",
+            "Service/launch-operator-metrics",
+            "ServiceAccount/launch-operator",
+            "StatefulSet/evidently-emulator",
+        ]
+    );
+    let controller = find(&objects, "Deployment", "launch-operator");
+    let env = env_of(controller);
+    assert!(env.contains(&(
+        "EVIDENTLY_ENDPOINT".into(),
+        "http://evidently-emulator.launch-operator.svc:8080".into()
+    )));
+    assert_restricted(controller);
+    let emulator = find(&objects, "StatefulSet", "evidently-emulator");
+    assert_restricted(emulator);
+    assert_eq!(
+        emulator["spec"]["volumeClaimTemplates"][0]["metadata"]["name"],
+        json!("data")
+    );
+}
+
+#[test]
+fn the_aws_overlay_has_no_emulator_and_an_iam_role_to_fill_in() {
+    let objects = render("aws");
+    assert!(!objects.iter().any(|o| o["kind"] == "StatefulSet"));
+    let sa = find(&objects, "ServiceAccount", "launch-operator");
+    assert!(sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].is_string());
+    let env = env_of(find(&objects, "Deployment", "launch-operator"));
+    assert!(env.iter().any(|(k, _)| k == "AWS_REGION"));
+    assert!(!env.iter().any(|(k, _)| k == "EVIDENTLY_ENDPOINT"));
+}
+
+#[test]
+fn the_installed_crd_is_the_committed_one() {
+    let objects = render("emulator");
+    let crd = find(
+        &objects,
+        "CustomResourceDefinition",
+        "launches.evidently.launch-operator.io",
+    );
+    let committed: Value = serde_json::to_value(
+        serde_yaml::from_str::<serde_yaml::Value>(
+            &std::fs::read_to_string(format!("{}/crds/launch.yaml", env!("CARGO_MANIFEST_DIR")))
+                .unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        crd["spec"] == committed["spec"],
+        "deploy/ does not install crds/launch.yaml as committed"
+    );
+}
+
+fn health(object: Value) -> (String, String) {
+    let lua = Lua::new();
+    let script = std::fs::read_to_string(format!(
+        "{}/deploy/argocd/health.lua",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    lua.globals()
+        .set("obj", lua.to_value(&object).unwrap())
+        .unwrap();
+    let hs: mlua::Table = lua.load(&script).eval().expect("the health check runs");
+    (hs.get("status").unwrap(), hs.get("message").unwrap())
+}
+
+fn launch(generation: i64, observed: Option<i64>, ready: Option<(&str, &str)>) -> Value {
+    let mut status = json!({});
+    if let Some(g) = observed {
+        status["observedGeneration"] = json!(g);
+    }
+    if let Some((s, reason)) = ready {
+        status["conditions"] = json!([{"type": "Ready", "status": s, "reason": reason, "message": "details",
+            "lastTransitionTime": "2026-01-01T00:00:00Z"}]);
+    }
+    json!({"apiVersion": "evidently.launch-operator.io/v1alpha1", "kind": "Launch",
+           "metadata": {"name": "l", "generation": generation}, "spec": {}, "status": status})
+}
+
+#[test]
+fn argo_cd_health_follows_the_ready_condition() {
+    assert_eq!(
+        health(launch(1, Some(1), Some(("True", "Reconciled")))),
+        ("Healthy".into(), "details".into())
+    );
+    assert_eq!(health(launch(1, None, None)).0, "Progressing");
+    assert_eq!(
+        health(launch(2, Some(1), Some(("True", "Reconciled")))).0,
+        "Progressing",
+        "stale generation"
+    );
+    for transient in ["DependencyNotFound", "EvidentlyUnavailable"] {
+        assert_eq!(
+            health(launch(1, Some(1), Some(("False", transient)))).0,
+            "Progressing",
+            "{transient}"
+        );
+    }
+    for failure in [
+        "InvalidSpec",
+        "EvidentlyRejected",
+        "AlreadyExists",
+        "AccessDenied",
+        "QuotaExceeded",
+        "LaunchEnded",
+    ] {
+        let (status, message) = health(launch(1, Some(1), Some(("False", failure))));
+        assert_eq!(status, "Degraded", "{failure}");
+        assert_eq!(message, format!("{failure}: details"));
+    }
+    let mut no_status = launch(1, None, None);
+    no_status.as_object_mut().unwrap().remove("status");
+    assert_eq!(health(no_status).0, "Progressing");
+}
