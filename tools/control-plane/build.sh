@@ -105,22 +105,37 @@ etcd_version_ok() {
 kubectl_fresh() {
   case "$KUBECTL_MODE" in
     skip) return 0 ;;
-    link) [[ -e "$BIN/kubectl" ]] || ! command -v kubectl >/dev/null 2>&1 ;;
+    link) return 0 ;;   # link_kubectl is cheap and needs no Go, so it is simply always run
     build) [[ -x "$BIN/kubectl" && -f "$STAMPS/kubectl" \
               && "$(cat "$STAMPS/kubectl")" == "kubectl k8s.io/kubernetes@$K8S_VERSION recipe=$RECIPE" ]] ;;
   esac
 }
 
+# link_kubectl: in link mode, symlink the kubectl on PATH (if any) into BIN, once.
+link_kubectl() {
+  local k
+  [[ "$KUBECTL_MODE" == link && ! -e "$BIN/kubectl" ]] || return 0
+  k="$(command -v kubectl 2>/dev/null)" || return 0
+  mkdir -p "$BIN"
+  ln -sfn "$k" "$BIN/kubectl"
+  log "kubectl: symlinked $k (its version is not checked against $K8S_VERSION)"
+}
+
 # --- 2. Stamp hit: nothing to do -------------------------------------------------------------
 if apiserver_fresh && etcd_fresh && kubectl_fresh; then
+  link_kubectl
   log "cached binaries are up to date in $BIN"
   done_with "$BIN"
 fi
 
 # --- 3. Build --------------------------------------------------------------------------------
-GO="${GO:-$(command -v go || true)}"
-if [[ -z "$GO" && -x /usr/local/go/bin/go ]]; then GO=/usr/local/go/bin/go; fi
-[[ -n "$GO" ]] || die "the 'go' command was not found. Install Go >= 1.26 (e.g. into /usr/local/go) and put it on PATH, or set GO=/path/to/go."
+if [[ -z "${GO:-}" ]]; then
+  GO="$(command -v go || true)"
+  if [[ -z "$GO" && -x /usr/local/go/bin/go ]]; then GO=/usr/local/go/bin/go; fi
+fi
+if [[ -z "$GO" ]] || ! command -v "$GO" >/dev/null 2>&1; then
+  die "the 'go' command was not found (GO=${GO:-unset}). Install Go >= 1.26 (e.g. into /usr/local/go) and put it on PATH, or set GO=/path/to/go."
+fi
 
 # Go environment: everything in the cache, no toolchain switching, static binaries.
 export GOTOOLCHAIN=local
@@ -146,6 +161,7 @@ if ! flock -n 9; then
 fi
 # Re-check after taking the lock: the other run may have built everything.
 if apiserver_fresh && etcd_fresh && kubectl_fresh; then
+  link_kubectl
   log "cached binaries are up to date in $BIN"
   done_with "$BIN"
 fi
@@ -201,13 +217,14 @@ gomod_godebug() {
   ' "$1"
 }
 
-# new_module DIR NAME UPSTREAM_GOMOD: fresh throwaway main module with upstream's go/godebug.
+# new_module DIR NAME UPSTREAM_GOMOD WHAT: fresh throwaway main module with upstream's
+# go/godebug lines (WHAT names the upstream module@version in messages).
 new_module() {
-  local dir="$1" name="$2" upstream="$3" want_go kv
+  local dir="$1" name="$2" upstream="$3" what="$4" want_go kv
   want_go="$(gomod_go "$upstream")"
   [[ -n "$want_go" ]] || die "no 'go' line in $upstream"
   version_ge "$GO_VERSION" "$want_go" \
-    || die "Go $GO_VERSION is too old: $(basename "$upstream") needs go >= $want_go. Install Go >= $want_go (GOTOOLCHAIN=local is set on purpose)."
+    || die "Go $GO_VERSION is too old: $what needs go >= $want_go. Install Go >= $want_go (GOTOOLCHAIN=local is set on purpose)."
   rm -rf "$dir"
   mkdir -p "$dir"
   ( cd "$dir"
@@ -238,15 +255,18 @@ kube_ldflags() {
   printf '%s\n' "$flags"
 }
 
-# go_build_atomic LOGNAME OUT PKG LDFLAGS [TAGS]: build PKG to a temporary file next to OUT,
-# check it runs, then rename it into place.
+# go_build_atomic LOGNAME OUT PKG LDFLAGS TAGS VERSION_ARGS: build PKG to a temporary file next
+# to OUT, check that `TMP VERSION_ARGS` runs, then rename it into place (so OUT is never a
+# half-written file, even if the build is interrupted).
 go_build_atomic() {
-  local name="$1" out="$2" pkg="$3" ldflags="$4" tags="${5:-}" tmp
+  local name="$1" out="$2" pkg="$3" ldflags="$4" tags="$5" version_args="$6" tmp
   tmp="$(dirname "$out")/.$(basename "$out").tmp.$$"
   rm -f "$tmp"
   run_logged "go build $name" "$ROOT/logs/$name.log" \
     "$GO" build -trimpath ${tags:+-tags "$tags"} -ldflags "$ldflags" -o "$tmp" "$pkg"
-  "$tmp" --version >/dev/null 2>&1 || { rm -f "$tmp"; die "freshly built $name does not run ('$tmp --version' failed)"; }
+  # shellcheck disable=SC2086  # VERSION_ARGS is deliberately word-split
+  "$tmp" $version_args >/dev/null 2>&1 \
+    || { rm -f "$tmp"; die "freshly built $name does not run ('$tmp $version_args' failed)"; }
   mv -f "$tmp" "$out"
 }
 
@@ -254,11 +274,12 @@ TOTAL_START=$SECONDS
 log "building into $BIN (go $GO_VERSION, cache $LAUNCH_OPERATOR_CACHE/go)"
 
 # --- 3a. kube-apiserver (and optionally kubectl) ----------------------------------------------
+# build_kube WANT_APISERVER WANT_KUBECTL (yes|no each)
 build_kube() {
-  local want_kubectl="$1" dir="$ROOT/src/apiserver" upstream staging_ver m staging=()
+  local want_apiserver="$1" want_kubectl="$2" dir="$ROOT/src/apiserver" upstream staging_ver m staging=()
   local logf="$ROOT/logs/kube-apiserver-resolve.log"
   : >"$logf"
-  log "kube-apiserver $K8S_VERSION: reading upstream go.mod through the module proxy"
+  log "k8s.io/kubernetes $K8S_VERSION: reading upstream go.mod through the module proxy"
   upstream="$(upstream_gomod "k8s.io/kubernetes@$K8S_VERSION")"
   # Every `k8s.io/X => ./staging/src/k8s.io/X` replace in upstream's go.mod is a staging module.
   mapfile -t staging < <(awk '$2 == "=>" && $3 ~ /^\.\/staging\/src\// { print $1 }' "$upstream" | sort -u)
@@ -266,12 +287,12 @@ build_kube() {
   staging_ver="v0.${K8S_VERSION#v1.}"   # k8s v1.Y.Z <=> staging modules v0.Y.Z
   log "  ${#staging[@]} staging modules, pinned to $staging_ver"
 
-  new_module "$dir" "launch-operator.local/control-plane/apiserver" "$upstream"
+  new_module "$dir" "launch-operator.local/control-plane/apiserver" "$upstream" "k8s.io/kubernetes@$K8S_VERSION"
   for m in "${staging[@]}"; do
     (cd "$dir" && "$GO" mod edit -replace="$m=$m@$staging_ver")
   done
   local tools=("k8s.io/kubernetes/cmd/kube-apiserver@$K8S_VERSION")
-  [[ "$want_kubectl" == yes ]] && tools+=("k8s.io/kubernetes/cmd/kubectl@$K8S_VERSION")
+  if [[ "$want_kubectl" == yes ]]; then tools+=("k8s.io/kubernetes/cmd/kubectl@$K8S_VERSION"); fi
   log "  resolving and downloading modules (log: $logf)"
   (cd "$dir" && run_logged "go get (kube-apiserver)" "$logf" "$GO" get -tool "${tools[@]}")
 
@@ -280,17 +301,19 @@ build_kube() {
   # Upstream release builds use these tags (hack/lib/golang.sh); none changes behaviour that
   # matters for a test apiserver, but matching them keeps the binary close to the real one.
   local tags="selinux,notest,grpcnotrace"
-  log "  compiling k8s.io/kubernetes/cmd/kube-apiserver (cold: many minutes on 2 cores)"
-  rm -f "$STAMPS/kube-apiserver"
-  (cd "$dir" && go_build_atomic kube-apiserver "$BIN/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver "$ldflags" "$tags")
-  [[ "$("$BIN/kube-apiserver" --version)" == "Kubernetes $K8S_VERSION" ]] \
-    || die "built kube-apiserver reports '$("$BIN/kube-apiserver" --version)', expected 'Kubernetes $K8S_VERSION'"
-  printf '%s\n' "$APISERVER_KEY" >"$STAMPS/kube-apiserver"
+  if [[ "$want_apiserver" == yes ]]; then
+    log "  compiling k8s.io/kubernetes/cmd/kube-apiserver (cold: ~6 min on 2 cores)"
+    rm -f "$STAMPS/kube-apiserver"
+    (cd "$dir" && go_build_atomic kube-apiserver "$BIN/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver "$ldflags" "$tags" --version)
+    [[ "$("$BIN/kube-apiserver" --version)" == "Kubernetes $K8S_VERSION" ]] \
+      || die "built kube-apiserver reports '$("$BIN/kube-apiserver" --version)', expected 'Kubernetes $K8S_VERSION'"
+    printf '%s\n' "$APISERVER_KEY" >"$STAMPS/kube-apiserver"
+  fi
 
   if [[ "$want_kubectl" == yes ]]; then
     log "  compiling k8s.io/kubernetes/cmd/kubectl"
     rm -f "$STAMPS/kubectl"
-    (cd "$dir" && go_build_atomic kubectl "$BIN/kubectl" k8s.io/kubernetes/cmd/kubectl "$ldflags" "$tags")
+    (cd "$dir" && go_build_atomic kubectl "$BIN/kubectl" k8s.io/kubernetes/cmd/kubectl "$ldflags" "$tags" "version --client")
     printf 'kubectl k8s.io/kubernetes@%s recipe=%s\n' "$K8S_VERSION" "$RECIPE" >"$STAMPS/kubectl"
   fi
 }
@@ -303,14 +326,14 @@ build_etcd() {
   upstream="$(upstream_gomod "go.etcd.io/etcd/server/v3@$ETCD_VERSION")"
   # etcd's own replaces point at sibling directories, but its release tags require the
   # matching published versions (api/client/pkg @ the same tag), so no replaces are needed.
-  new_module "$dir" "launch-operator.local/control-plane/etcd" "$upstream"
+  new_module "$dir" "launch-operator.local/control-plane/etcd" "$upstream" "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
   log "  resolving and downloading modules (log: $logf)"
   (cd "$dir" && run_logged "go get (etcd)" "$logf" "$GO" get -tool "go.etcd.io/etcd/server/v3@$ETCD_VERSION")
   log "  compiling go.etcd.io/etcd/server/v3"
   rm -f "$STAMPS/etcd"
   # The etcd version is a constant in go.etcd.io/etcd/api/v3/version; only GitSHA is an -X
   # variable upstream, and no commit hash is known offline, so it keeps its default text.
-  (cd "$dir" && go_build_atomic etcd "$BIN/etcd" go.etcd.io/etcd/server/v3 "-s -w")
+  (cd "$dir" && go_build_atomic etcd "$BIN/etcd" go.etcd.io/etcd/server/v3 "-s -w" "" --version)
   etcd_version_ok "$BIN/etcd" \
     || die "built etcd reports '$("$BIN/etcd" --version | head -n1)', expected 'etcd Version: ${ETCD_VERSION#v}'"
   printf '%s\n' "$ETCD_KEY" >"$STAMPS/etcd"
@@ -321,17 +344,16 @@ if etcd_fresh; then log "etcd $ETCD_VERSION: up to date"; else
   t=$SECONDS; build_etcd; log "etcd $ETCD_VERSION: built in $(( SECONDS - t )) s"
 fi
 
-need_kubectl_build=no
-if [[ "$KUBECTL_MODE" == build ]] && ! kubectl_fresh; then need_kubectl_build=yes; fi
-if apiserver_fresh && [[ "$need_kubectl_build" == no ]]; then log "kube-apiserver $K8S_VERSION: up to date"; else
-  t=$SECONDS; build_kube "$need_kubectl_build"; log "kube-apiserver $K8S_VERSION: built in $(( SECONDS - t )) s"
+need_apiserver=yes need_kubectl=no
+if apiserver_fresh; then need_apiserver=no; log "kube-apiserver $K8S_VERSION: up to date"; fi
+if [[ "$KUBECTL_MODE" == build ]] && ! kubectl_fresh; then need_kubectl=yes; fi
+if [[ "$need_apiserver" == yes || "$need_kubectl" == yes ]]; then
+  t=$SECONDS; build_kube "$need_apiserver" "$need_kubectl"
+  log "k8s.io/kubernetes $K8S_VERSION binaries built in $(( SECONDS - t )) s"
 fi
 
 # --- 3c. kubectl as a symlink to the one on PATH ----------------------------------------------
-if [[ "$KUBECTL_MODE" == link && ! -e "$BIN/kubectl" ]] && command -v kubectl >/dev/null 2>&1; then
-  ln -sfn "$(command -v kubectl)" "$BIN/kubectl"
-  log "kubectl: symlinked $(command -v kubectl) (client version skew vs $K8S_VERSION is not checked)"
-fi
+link_kubectl
 
 log "done in $(( SECONDS - TOTAL_START )) s: $(du -sh "$BIN" 2>/dev/null | cut -f1) in $BIN"
 done_with "$BIN"
