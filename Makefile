@@ -2,17 +2,15 @@
 
 CARGO ?= cargo
 
-.PHONY: test lint unit crds
+.PHONY: test crds control-plane
 
-## Everything CI runs: formatting, lints, and every test suite.
-test: lint unit
+## Everything CI runs: formatting, lints and every test suite, prerequisites included.
+test:
+	tools/test.sh
 
-lint:
-	$(CARGO) fmt --check
-	$(CARGO) clippy --all-targets --locked -- -D warnings
-
-unit:
-	$(CARGO) test --all-targets --locked
+## Build (or find in the cache) kube-apiserver and etcd for the end-to-end suites.
+control-plane:
+	tools/control-plane/build.sh
 
 ## Regenerate the committed CRD after changing src/crd or src/rules.
 crds:
