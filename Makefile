@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: test crds control-plane
+.PHONY: test crds control-plane quickstart
 
 ## Everything CI runs: formatting, lints and every test suite, prerequisites included.
 test:
@@ -15,3 +15,8 @@ control-plane:
 ## Regenerate the committed CRD after changing src/crd or src/rules.
 crds:
 	$(CARGO) run --quiet --locked -- crds > crds/launch.yaml
+
+## Everything on this machine: control plane, emulator, controller, examples applied. Ctrl-C stops.
+quickstart:
+	$(CARGO) build --quiet --locked --bin launch-operator
+	$(CARGO) run --quiet --locked --example quickstart
