@@ -72,8 +72,28 @@ pub struct EmulatorArgs {
     /// Largest accepted request body, in bytes; larger bodies get a 413 in the AWS error shape.
     #[arg(long, env = "EMULATOR_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: usize,
+    /// Testing aid: answer OPERATION only after DURATION (e.g. `CreateLaunch=5s`), after the
+    /// operation has been committed. Lets tests interrupt a client between a write and its
+    /// acknowledgement. Repeat or comma-separate for several operations.
+    #[arg(long, env = "EMULATOR_FAULT_DELAY", value_delimiter = ',', value_parser = parse_delay, value_name = "OPERATION=DURATION")]
+    pub fault_delay: Vec<(String, Duration)>,
     #[command(flatten)]
     pub log: LogArgs,
+}
+
+/// Parses `Operation=duration` (e.g. `CreateLaunch=5s`) for `--fault-delay`.
+fn parse_delay(s: &str) -> Result<(String, Duration), String> {
+    let (operation, duration) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected OPERATION=DURATION, e.g. CreateLaunch=5s"))?;
+    if !crate::rules::model::OPERATIONS
+        .iter()
+        .any(|o| o.name == operation)
+    {
+        return Err(format!("{operation:?} is not an Evidently operation"));
+    }
+    let duration = humantime::parse_duration(duration).map_err(|e| format!("{duration:?}: {e}"))?;
+    Ok((operation.to_string(), duration))
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -731,3 +731,60 @@ async fn only_the_lease_holder_reconciles_and_a_standby_takes_over() {
     })
     .await;
 }
+
+/// A crash between CreateLaunch and the status write: the emulator holds CreateLaunch's answer
+/// for 6 s after committing it, and the controller is SIGKILLed in that window. The restarted
+/// controller finds no ARN in the status, gets a ConflictException, sees its ownership tag and
+/// adopts the launch: exactly one launch, no duplicate.
+#[tokio::test]
+async fn a_controller_killed_between_create_and_status_write_adopts_its_launch_after_restart() {
+    let cp = ControlPlane::shared();
+    let admin = cp.admin().await;
+    let ns = namespace(&admin, "crash").await;
+    let emulator = start_emulator(&["--fault-delay=CreateLaunch=6s"]).await;
+    let ev = evidently_client(&emulator.url());
+    seed_project(&ev, "shop").await;
+    seed_feature(&ev, "shop", "checkout", &["legacy", "v2"]).await;
+    let mut controller = start_controller(&emulator.url(), &ns, &[]).await;
+    let logs = vec![controller.log.clone(), emulator.log.clone()];
+    with_logs(logs, async {
+        let api: Api<Launch> = Api::namespaced(admin.clone(), &ns);
+        apply(&admin, &ns, &example("checkout-rollout.yaml", &ns)).await;
+        eventually(
+            "the launch to be committed in the emulator",
+            WAIT,
+            || async {
+                ev.get_launch()
+                    .project("shop")
+                    .launch("checkout-v2")
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            },
+        )
+        .await;
+        controller.kill();
+        let l = api.get("checkout-v2").await.unwrap();
+        assert!(
+            l.status.as_ref().and_then(|s| s.arn.as_ref()).is_none(),
+            "the status must not have been written yet"
+        );
+
+        controller.restart();
+        let l = wait_ready(&api, "checkout-v2", "True", "Reconciled").await;
+        assert_eq!(
+            l.status.unwrap().arn.as_deref(),
+            Some("arn:aws:evidently:us-east-1:123456789012:project/shop/launch/checkout-v2")
+        );
+        let listed = ev.list_launches().project("shop").send().await.unwrap();
+        assert_eq!(listed.launches().len(), 1, "exactly one launch");
+        assert!(
+            events(&admin, &ns)
+                .await
+                .iter()
+                .any(|(r, _)| r == "Adopted")
+        );
+    })
+    .await;
+}

@@ -109,6 +109,13 @@ async fn api<S: Store>(State(emulator): State<Arc<Emulator<S>>>, request: Reques
             e.into_response()
         }
     };
+    if let Some((_, delay)) = emulator
+        .response_delays
+        .iter()
+        .find(|(op, _)| op == operation)
+    {
+        tokio::time::sleep(*delay).await;
+    }
     emulator
         .metrics
         .observe(operation, response.status().as_u16(), started.elapsed());

@@ -43,6 +43,8 @@ pub struct Settings {
     pub account_id: String,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    /// Operations answered only after a delay (after their write committed); a testing aid.
+    pub response_delays: Vec<(String, std::time::Duration)>,
 }
 
 impl Default for Settings {
@@ -51,6 +53,7 @@ impl Default for Settings {
             region: "us-east-1".into(),
             account_id: "123456789012".into(),
             body_limit: 1024 * 1024,
+            response_delays: Vec::new(),
         }
     }
 }
@@ -62,6 +65,7 @@ pub struct Emulator<S> {
     arns: Arc<Arns>,
     metrics: Metrics,
     body_limit: usize,
+    response_delays: Vec<(String, std::time::Duration)>,
 }
 
 impl<S: store::Store> Emulator<S> {
@@ -71,6 +75,7 @@ impl<S: store::Store> Emulator<S> {
             arns: Arc::new(Arns::new(&settings.region, &settings.account_id)),
             metrics: Metrics::new(),
             body_limit: settings.body_limit,
+            response_delays: settings.response_delays.clone(),
         })
     }
 
@@ -101,6 +106,7 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         region: args.region,
         account_id: args.account_id,
         body_limit: args.body_limit,
+        response_delays: args.fault_delay,
     };
     let emulator = Emulator::new(store, &settings);
     let listener = TcpListener::bind(args.listen)
