@@ -38,3 +38,6 @@ echo "==> control plane binaries: $KUBEBUILDER_ASSETS"
 
 echo "==> cargo test"
 cargo test --all-targets --locked
+
+echo "==> boto3 1.42.50 against the emulator (tools/python-tests.sh)"
+tools/python-tests.sh

@@ -8,6 +8,7 @@
 
 use std::{
     net::TcpListener,
+    os::unix::process::CommandExt,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::OnceLock,
@@ -158,6 +159,7 @@ fn spawn_logged(dir: &Path, name: &str, program: &Path, args: &[String]) -> Chil
     let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
     Command::new(program)
         .args(args)
+        .process_group(0)
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .stdin(Stdio::null())
@@ -170,8 +172,10 @@ fn spawn_logged(dir: &Path, name: &str, program: &Path, args: &[String]) -> Chil
 #[allow(clippy::zombie_processes)]
 fn spawn_watchdog(pids: &[u32], dir: &Path) {
     let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
+    // It ignores INT/TERM/HUP (a Ctrl-C reaches the whole process group) and runs in its own
+    // process group, as do etcd and kube-apiserver, so only the watchdog ends them.
     let script = format!(
-        "while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; kill {pids} 2>/dev/null; sleep 2; kill -9 {pids} 2>/dev/null; \
+        "trap '' INT TERM HUP; while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; kill {pids} 2>/dev/null; sleep 2; kill -9 {pids} 2>/dev/null; \
          [ -n \"$KEEP_TEST_CONTROL_PLANE\" ] || rm -rf '{dir}'",
         parent = std::process::id(),
         pids = pids.join(" "),
@@ -180,6 +184,7 @@ fn spawn_watchdog(pids: &[u32], dir: &Path) {
     Command::new("bash")
         .arg("-c")
         .arg(script)
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
