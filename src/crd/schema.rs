@@ -18,6 +18,9 @@ use crate::rules::{
     shape::{Bounds, Constraints, Kind, Shape},
 };
 
+/// Tags a spec may list: Evidently's limit less the operator's ownership tag.
+pub const MAX_SPEC_TAGS: usize = MAX_TAGS - 1;
+
 /// The model shape that `spec` mirrors.
 pub const SPEC_SHAPE: &str = "CreateLaunchRequest";
 
@@ -49,7 +52,8 @@ fn launch_crd_json() -> Value {
             None,
         )],
     );
-    spec["properties"]["tags"]["maxProperties"] = json!(MAX_TAGS);
+    // The operator adds its ownership tag, which takes one of Evidently's tag slots.
+    spec["properties"]["tags"]["maxProperties"] = json!(MAX_SPEC_TAGS);
 
     add_rules(root, root_rules());
 
@@ -427,7 +431,7 @@ mod tests {
             weights["additionalProperties"]["minimum"].as_f64(),
             Some(0.0)
         );
-        assert_eq!(spec["tags"]["maxProperties"], json!(MAX_TAGS));
+        assert_eq!(spec["tags"]["maxProperties"], json!(MAX_TAGS - 1));
         assert_eq!(
             spec["metricMonitors"]["items"]["properties"]["metricDefinition"]["properties"]["eventPattern"]
                 ["maxLength"],

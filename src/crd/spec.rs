@@ -7,7 +7,7 @@
 use chrono::DateTime;
 use serde_json::Value;
 
-use super::schema::SPEC_SHAPE;
+use super::schema::{MAX_SPEC_TAGS, SPEC_SHAPE};
 use crate::rules::{self, CreateLaunchInput, Violation, launch::validate_create_launch};
 
 /// Spec fields that are not CreateLaunch members.
@@ -37,6 +37,18 @@ pub fn validate_spec(
                 v => v.to_string(),
             }),
         )),
+    }
+
+    if let Some(Value::Object(tags)) = body.get("tags")
+        && tags.len() > MAX_SPEC_TAGS
+    {
+        violations.push(Violation::new(
+            "tags",
+            format!(
+                "at most {MAX_SPEC_TAGS} tags: Evidently allows 50 and the operator adds launch-operator.io/owner, got {}",
+                tags.len()
+            ),
+        ));
     }
 
     let name_defaulted = matches!(body.get("name"), None | Some(Value::Null));
@@ -123,4 +135,43 @@ fn prefix(violations: Vec<Violation>, name_defaulted: bool) -> Vec<Violation> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn spec(tags: usize) -> Value {
+        let tags: serde_json::Map<String, Value> =
+            (0..tags).map(|i| (format!("k{i}"), json!("v"))).collect();
+        json!({"project": "p", "groups": [{"name": "g", "feature": "f", "variation": "v"}], "tags": tags})
+    }
+
+    #[test]
+    fn a_spec_may_list_49_tags_because_the_operator_adds_one() {
+        assert!(validate_spec(&spec(49), "l").is_ok());
+        let err = validate_spec(&spec(50), "l").unwrap_err();
+        assert_eq!(err.len(), 1);
+        assert_eq!(err[0].path, "spec.tags");
+    }
+
+    #[test]
+    fn the_launch_name_defaults_to_metadata_name() {
+        let input = validate_spec(&spec(0), "from-metadata").unwrap();
+        assert_eq!(input.name, "from-metadata");
+        assert_eq!(input.project, "p");
+    }
+
+    #[test]
+    fn start_times_become_epoch_seconds() {
+        let mut s = spec(0);
+        s["scheduledSplitsConfig"] = json!({"steps": [{"startTime": "2027-01-04T09:00:00+01:00", "groupWeights": {"g": 1}}]});
+        let input = validate_spec(&s, "l").unwrap();
+        assert_eq!(
+            input.scheduled_splits_config.unwrap().steps[0].start_time,
+            1_799_049_600.0
+        );
+    }
 }
