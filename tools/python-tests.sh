@@ -58,7 +58,7 @@ fi
 if [ -z "${LAUNCH_OPERATOR_BIN:-}" ]; then
   echo "==> cargo build --bin launch-operator --locked"
   cargo build --bin launch-operator --locked
-  LAUNCH_OPERATOR_BIN="$PWD/target/debug/launch-operator"
+  LAUNCH_OPERATOR_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/launch-operator"
 elif [ ! -x "$LAUNCH_OPERATOR_BIN" ]; then
   echo "error: LAUNCH_OPERATOR_BIN=$LAUNCH_OPERATOR_BIN is not an executable file." >&2
   echo "       Build it with 'cargo build --bin launch-operator', or unset LAUNCH_OPERATOR_BIN." >&2
