@@ -94,6 +94,18 @@ async fn wait_ready(api: &Api<Launch>, name: &str, status: &str, reason: &str) -
     .await
 }
 
+/// Deletes a Launch and waits until it is gone (its finalizer has run).
+async fn delete_and_wait(api: &Api<Launch>, name: &str) {
+    api.delete(name, &DeleteParams::default()).await.unwrap();
+    eventually(&format!("{name} to be gone"), WAIT, || async {
+        match api.get_opt(name).await.map_err(|e| e.to_string())? {
+            None => Ok(()),
+            Some(_) => Err("still there".into()),
+        }
+    })
+    .await;
+}
+
 async fn events(admin: &Client, ns: &str) -> Vec<(String, String)> {
     Api::<Event>::namespaced(admin.clone(), ns)
         .list(&ListParams::default())
@@ -211,22 +223,7 @@ async fn a_launch_is_created_updated_retagged_and_deleted_in_evidently() {
         assert_eq!(l.status.unwrap().observed_generation, Some(2));
 
         // Delete: the finalizer deletes the Evidently launch first.
-        e.api
-            .delete("checkout-v2", &DeleteParams::default())
-            .await
-            .unwrap();
-        eventually("the resource to be gone", WAIT, || async {
-            match e
-                .api
-                .get_opt("checkout-v2")
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                None => Ok(()),
-                Some(_) => Err("still there".into()),
-            }
-        })
-        .await;
+        delete_and_wait(&e.api, "checkout-v2").await;
         let err =
             e.ev.get_launch()
                 .project("shop")
@@ -248,22 +245,7 @@ async fn a_retained_launch_stays_in_evidently_after_the_resource_is_deleted() {
         seed_feature(&e.ev, "shop", "recommendations", &["off", "on"]).await;
         apply(&e.admin, &e.ns, &example("metric-monitors.yaml", &e.ns)).await;
         wait_ready(&e.api, "recommendations-widget", "True", "Reconciled").await;
-        e.api
-            .delete("recommendations-widget", &DeleteParams::default())
-            .await
-            .unwrap();
-        eventually("the resource to be gone", WAIT, || async {
-            match e
-                .api
-                .get_opt("recommendations-widget")
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                None => Ok(()),
-                Some(_) => Err("still there".into()),
-            }
-        })
-        .await;
+        delete_and_wait(&e.api, "recommendations-widget").await;
         let got =
             e.ev.get_launch()
                 .project("shop")

@@ -61,12 +61,23 @@ impl Evidently {
         self.metrics.evidently_call(operation, outcome);
     }
 
+    /// Runs one call and counts it under `operation`.
+    async fn counted<T>(
+        &self,
+        operation: &'static str,
+        call: impl Future<Output = Result<T, EvidentlyError>>,
+    ) -> Result<T, EvidentlyError> {
+        let result = call.await;
+        self.record(operation, &result);
+        result
+    }
+
     pub async fn create_launch(
         &self,
         input: &CreateLaunchInput,
         tags: &BTreeMap<String, String>,
     ) -> Result<ObservedLaunch, EvidentlyError> {
-        let result = async {
+        self.counted("CreateLaunch", async {
             let c = launch::to_sdk(input).map_err(EvidentlyError::Rejected)?;
             let out = self
                 .client
@@ -82,13 +93,9 @@ impl Evidently {
                 .send()
                 .await
                 .map_err(EvidentlyError::from_sdk)?;
-            out.launch().map(ObservedLaunch::from_sdk).ok_or_else(|| {
-                EvidentlyError::Unavailable("CreateLaunch returned no launch".into())
-            })
-        }
-        .await;
-        self.record("CreateLaunch", &result);
-        result
+            returned(out.launch(), "CreateLaunch")
+        })
+        .await
     }
 
     pub async fn get_launch(
@@ -96,7 +103,7 @@ impl Evidently {
         project: &str,
         name: &str,
     ) -> Result<ObservedLaunch, EvidentlyError> {
-        let result = async {
+        self.counted("GetLaunch", async {
             let out = self
                 .client
                 .get_launch()
@@ -105,13 +112,9 @@ impl Evidently {
                 .send()
                 .await
                 .map_err(EvidentlyError::from_sdk)?;
-            out.launch()
-                .map(ObservedLaunch::from_sdk)
-                .ok_or_else(|| EvidentlyError::Unavailable("GetLaunch returned no launch".into()))
-        }
-        .await;
-        self.record("GetLaunch", &result);
-        result
+            returned(out.launch(), "GetLaunch")
+        })
+        .await
     }
 
     /// One UpdateLaunch with every mutable member, so Evidently ends up exactly as `input`.
@@ -119,7 +122,7 @@ impl Evidently {
         &self,
         input: &CreateLaunchInput,
     ) -> Result<ObservedLaunch, EvidentlyError> {
-        let result = async {
+        self.counted("UpdateLaunch", async {
             let c = launch::to_sdk(input).map_err(EvidentlyError::Rejected)?;
             let out = self
                 .client
@@ -139,13 +142,9 @@ impl Evidently {
                 .send()
                 .await
                 .map_err(EvidentlyError::from_sdk)?;
-            out.launch().map(ObservedLaunch::from_sdk).ok_or_else(|| {
-                EvidentlyError::Unavailable("UpdateLaunch returned no launch".into())
-            })
-        }
-        .await;
-        self.record("UpdateLaunch", &result);
-        result
+            returned(out.launch(), "UpdateLaunch")
+        })
+        .await
     }
 
     pub async fn stop_launch(
@@ -154,33 +153,33 @@ impl Evidently {
         name: &str,
         reason: &str,
     ) -> Result<(), EvidentlyError> {
-        let result = self
-            .client
-            .stop_launch()
-            .project(project)
-            .launch(name)
-            .desired_state(LaunchStopDesiredState::Cancelled)
-            .reason(reason)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(EvidentlyError::from_sdk);
-        self.record("StopLaunch", &result);
-        result
+        self.counted("StopLaunch", async {
+            self.client
+                .stop_launch()
+                .project(project)
+                .launch(name)
+                .desired_state(LaunchStopDesiredState::Cancelled)
+                .reason(reason)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(EvidentlyError::from_sdk)
+        })
+        .await
     }
 
     pub async fn delete_launch(&self, project: &str, name: &str) -> Result<(), EvidentlyError> {
-        let result = self
-            .client
-            .delete_launch()
-            .project(project)
-            .launch(name)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(EvidentlyError::from_sdk);
-        self.record("DeleteLaunch", &result);
-        result
+        self.counted("DeleteLaunch", async {
+            self.client
+                .delete_launch()
+                .project(project)
+                .launch(name)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(EvidentlyError::from_sdk)
+        })
+        .await
     }
 
     pub async fn tag_resource(
@@ -188,30 +187,40 @@ impl Evidently {
         arn: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<(), EvidentlyError> {
-        let result = self
-            .client
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(tags.clone().into_iter().collect()))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(EvidentlyError::from_sdk);
-        self.record("TagResource", &result);
-        result
+        self.counted("TagResource", async {
+            self.client
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(tags.clone().into_iter().collect()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(EvidentlyError::from_sdk)
+        })
+        .await
     }
 
     pub async fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<(), EvidentlyError> {
-        let result = self
-            .client
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(EvidentlyError::from_sdk);
-        self.record("UntagResource", &result);
-        result
+        self.counted("UntagResource", async {
+            self.client
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(keys.to_vec()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(EvidentlyError::from_sdk)
+        })
+        .await
     }
+}
+
+/// The launch a response carries; a response without one is a broken service.
+fn returned(
+    launch: Option<&aws_sdk_evidently::types::Launch>,
+    operation: &str,
+) -> Result<ObservedLaunch, EvidentlyError> {
+    launch
+        .map(ObservedLaunch::from_sdk)
+        .ok_or_else(|| EvidentlyError::Unavailable(format!("{operation} returned no launch")))
 }
