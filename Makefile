@@ -20,3 +20,9 @@ crds:
 quickstart:
 	$(CARGO) build --quiet --locked --bin launch-operator
 	$(CARGO) run --quiet --locked --example quickstart
+
+## Benchmarks (BENCHMARKS.md): convergence, latency, steady state, memory, emulator; prints one
+## table and writes it to BENCHMARKS.md. Sizes: BENCH_N, BENCH_SEQ, BENCH_IDLE_SECS, BENCH_MEMORY_N.
+.PHONY: bench
+bench:
+	$(CARGO) test --release --locked --test bench -- --ignored --nocapture --test-threads=1

@@ -237,8 +237,6 @@ pub async fn start_emulator(extra: &[&str]) -> Process {
 
 /// Starts the controller with the operator ServiceAccount's kubeconfig (the RBAC of `deploy/`).
 pub async fn start_controller(emulator_url: &str, namespace: &str, extra: &[&str]) -> Process {
-    let cp = ControlPlane::shared();
-    let dir = scratch("controller");
     let port = free_port();
     let mut args = vec![
         "controller".to_string(),
@@ -251,6 +249,27 @@ pub async fn start_controller(emulator_url: &str, namespace: &str, extra: &[&str
         args.push("--leader-election=false".into());
     }
     args.extend(extra.iter().map(|s| s.to_string()));
+    spawn_controller(port, &args, "info,launch_operator=debug").await
+}
+
+/// Starts the controller like [`start_controller`] but without its test defaults: the
+/// arguments are `--evidently-endpoint`, `--admin-listen` and exactly `args`, so namespaces
+/// (all), resync interval, concurrency and leader election are the binary's own defaults
+/// unless given; logs are filtered with `rust_log`. For benchmarks, which want release settings.
+pub async fn start_controller_with(emulator_url: &str, args: &[&str], rust_log: &str) -> Process {
+    let port = free_port();
+    let mut all = vec![
+        "controller".to_string(),
+        format!("--evidently-endpoint={emulator_url}"),
+        format!("--admin-listen=127.0.0.1:{port}"),
+    ];
+    all.extend(args.iter().map(|s| s.to_string()));
+    spawn_controller(port, &all, rust_log).await
+}
+
+async fn spawn_controller(port: u16, args: &[String], rust_log: &str) -> Process {
+    let cp = ControlPlane::shared();
+    let dir = scratch("controller");
     let env = vec![
         (
             "KUBECONFIG".to_string(),
@@ -260,9 +279,9 @@ pub async fn start_controller(emulator_url: &str, namespace: &str, extra: &[&str
         ("AWS_ACCESS_KEY_ID".into(), "test".into()),
         ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
         ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
-        ("RUST_LOG".into(), "info,launch_operator=debug".into()),
+        ("RUST_LOG".into(), rust_log.into()),
     ];
-    let p = Process::spawn(&dir.join("controller.log"), &args, &env, port);
+    let p = Process::spawn(&dir.join("controller.log"), args, &env, port);
     p.wait_healthy().await;
     p
 }

@@ -1,0 +1,1182 @@
+//! Benchmarks of the operator (issue 8), on the test control plane (kube-apiserver + etcd) and
+//! the emulator, with the controller in its release settings (all namespaces, resync 5 min,
+//! default concurrency, `RUST_LOG=info`) running under the deploy/ ServiceAccount:
+//!
+//! 1. convergence: N Launches applied at once, time until every one is Ready with an ARN,
+//!    against the baseline of the same client writing the same objects itself (create, then one
+//!    status patch each, same client concurrency) with no controller;
+//! 2. steady state: N Ready launches left alone: writes to the API server, mutating Evidently
+//!    calls, GetLaunch calls, controller CPU;
+//! 3. latency: apply → Ready of single launches, one after the other;
+//! 4. memory: peak RSS of a controller started against M launches (it converges them all);
+//! 5. the emulator: CreateLaunch and GetLaunch throughput and latency at concurrency 1, 8, 64.
+//!
+//! `make bench` (= `cargo test --release --test bench -- --ignored --nocapture
+//! --test-threads=1`) prints one table and writes it into BENCHMARKS.md between the
+//! `bench:begin`/`bench:end` markers (`BENCH_OUTPUT` names another file). Settings (environment):
+//! `BENCH_N` (1000), `BENCH_SEQ` (200), `BENCH_IDLE_SECS` (300), `BENCH_MEMORY_N`
+//! ("1000,10000"), `BENCH_CLIENT_CONCURRENCY` (16), `BENCH_CONTROLLER_ARGS` (extra controller
+//! flags, space-separated, for tuning experiments).
+//!
+//! It is not a timed test: nothing asserts speed. `bench_smoke_tiny_n` runs the same code with
+//! tiny sizes in every `cargo test` so that the benchmark keeps working.
+
+// AWS marked the Evidently client deprecated; the emulator keeps it alive.
+#![allow(deprecated)]
+
+mod support;
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use aws_sdk_evidently::types::{VariableValue, VariationConfig};
+use futures::{StreamExt, stream};
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, body::Bytes};
+use hyper_util::{
+    client::legacy::{Client as HttpClient, connect::HttpConnector},
+    rt::TokioExecutor,
+};
+use kube::{
+    Api, Client,
+    api::{DeleteParams, ListParams, Patch, PatchParams},
+    runtime::watcher,
+};
+use launch_operator::crd::Launch;
+use serde_json::{Value, json};
+use support::{
+    ControlPlane, Process, evidently_client, http_get, metric, namespace, repo_root,
+    start_controller_with, start_emulator,
+};
+
+/// Launches per Evidently project (the emulator allows 500).
+const PER_PROJECT: usize = 400;
+/// Launches per namespace.
+const PER_NAMESPACE: usize = 500;
+const API_VERSION: &str = "evidently.launch-operator.io/v1alpha1";
+const MUTATING: &[&str] = &[
+    "CreateLaunch",
+    "UpdateLaunch",
+    "DeleteLaunch",
+    "StartLaunch",
+    "StopLaunch",
+    "TagResource",
+    "UntagResource",
+];
+
+#[derive(Debug, Clone)]
+struct Settings {
+    n: usize,
+    seq: usize,
+    idle: Duration,
+    memory: Vec<usize>,
+    client_concurrency: usize,
+    controller_args: Vec<String>,
+    /// Quiet time after convergence before the steady-state window opens.
+    settle: Duration,
+    emulator_creates: usize,
+    emulator_gets: usize,
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    match std::env::var(name) {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v} is not valid")),
+        Err(_) => default,
+    }
+}
+
+impl Settings {
+    fn from_env() -> Settings {
+        let memory = std::env::var("BENCH_MEMORY_N").unwrap_or_else(|_| "1000,10000".into());
+        let mut memory: Vec<usize> = memory
+            .split(',')
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| {
+                s.trim()
+                    .parse()
+                    .expect("BENCH_MEMORY_N: comma-separated counts")
+            })
+            .collect();
+        memory.sort_unstable();
+        Settings {
+            n: env_or("BENCH_N", 1000),
+            seq: env_or("BENCH_SEQ", 200),
+            idle: Duration::from_secs(env_or("BENCH_IDLE_SECS", 300)),
+            memory,
+            client_concurrency: env_or("BENCH_CLIENT_CONCURRENCY", 16),
+            controller_args: std::env::var("BENCH_CONTROLLER_ARGS")
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(String::from)
+                .collect(),
+            settle: Duration::from_secs(10),
+            emulator_creates: 960,
+            emulator_gets: 20_000,
+        }
+    }
+
+    fn tiny() -> Settings {
+        Settings {
+            n: 5,
+            seq: 3,
+            idle: Duration::from_secs(5),
+            memory: vec![10],
+            client_concurrency: 4,
+            controller_args: Vec::new(),
+            settle: Duration::from_secs(1),
+            emulator_creates: 24,
+            emulator_gets: 64,
+        }
+    }
+
+    /// The environment settings that differ from the defaults, as `NAME=value` words.
+    fn env_words() -> Vec<String> {
+        [
+            "BENCH_N",
+            "BENCH_SEQ",
+            "BENCH_IDLE_SECS",
+            "BENCH_MEMORY_N",
+            "BENCH_CLIENT_CONCURRENCY",
+            "BENCH_CONTROLLER_ARGS",
+        ]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok().map(|v| format!("{k}={v:?}")))
+        .collect()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results
+
+#[derive(Debug, Default)]
+struct Results {
+    n: usize,
+    baseline: Duration,
+    converge: Duration,
+    /// Time for the client to submit the N applies (during the controller run).
+    submit: Duration,
+    converge_cpu: f64,
+    converge_hwm_kib: u64,
+    idle: Duration,
+    idle_launch_writes: usize,
+    idle_api_writes: f64,
+    idle_mutating: f64,
+    idle_gets: f64,
+    idle_cpu: f64,
+    idle_rss_kib: u64,
+    resync: Duration,
+    latencies: Vec<Duration>,
+    deletion: Duration,
+    deleted: usize,
+    /// (launches, peak RSS KiB, time until all Ready, controller CPU seconds)
+    memory: Vec<(usize, u64, Duration, f64)>,
+    /// (operation, concurrency, requests/s, p50, p99)
+    emulator: Vec<(&'static str, usize, f64, Duration, Duration)>,
+}
+
+/// Nearest-rank percentile of sorted samples.
+fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+struct Row {
+    section: &'static str,
+    metric: String,
+    value: String,
+    goal: String,
+}
+
+impl Results {
+    fn p(&self, q: f64) -> Duration {
+        let mut l = self.latencies.clone();
+        l.sort();
+        percentile(&l, q)
+    }
+
+    fn ratio(&self) -> f64 {
+        self.converge.as_secs_f64() / self.baseline.as_secs_f64()
+    }
+
+    fn rows(&self) -> Vec<Row> {
+        let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+        let row = |section, metric: String, value: String, goal: String| Row {
+            section,
+            metric,
+            value,
+            goal,
+        };
+        let n = self.n;
+        let mut rows = vec![
+            row(
+                "convergence",
+                format!("{n} Launches applied at once → all Ready with an ARN"),
+                format!(
+                    "{:.1} s ({:.0} launches/s)",
+                    self.converge.as_secs_f64(),
+                    n as f64 / self.converge.as_secs_f64()
+                ),
+                String::new(),
+            ),
+            row(
+                "convergence",
+                format!("baseline, no controller: {n} creates + {n} status patches"),
+                format!(
+                    "{:.1} s ({:.0} objects/s)",
+                    self.baseline.as_secs_f64(),
+                    n as f64 / self.baseline.as_secs_f64()
+                ),
+                String::new(),
+            ),
+            row(
+                "convergence",
+                "controller / baseline".into(),
+                format!("{:.2}", self.ratio()),
+                format!("≤ 1.5: {}", verdict(self.ratio() <= 1.5)),
+            ),
+            row(
+                "convergence",
+                "controller CPU during convergence".into(),
+                format!(
+                    "{:.1} s ({:.2} ms/launch); applies submitted in {:.1} s",
+                    self.converge_cpu,
+                    self.converge_cpu * 1000.0 / n as f64,
+                    self.submit.as_secs_f64()
+                ),
+                String::new(),
+            ),
+        ];
+        let idle_min = self.idle.as_secs_f64() / 60.0;
+        rows.extend([
+            row(
+                "steady state",
+                format!(
+                    "{n} Ready launches idle {:.0} s: Launch objects written (resourceVersion)",
+                    self.idle.as_secs_f64()
+                ),
+                format!("{}", self.idle_launch_writes),
+                format!("0: {}", verdict(self.idle_launch_writes == 0)),
+            ),
+            row(
+                "steady state",
+                "API writes to launches and events (apiserver_request_total)".into(),
+                format!("{}", self.idle_api_writes),
+                format!("0: {}", verdict(self.idle_api_writes == 0.0)),
+            ),
+            row(
+                "steady state",
+                "mutating Evidently calls".into(),
+                format!("{}", self.idle_mutating),
+                format!("0: {}", verdict(self.idle_mutating == 0.0)),
+            ),
+            row(
+                "steady state",
+                "GetLaunch calls per minute".into(),
+                format!(
+                    "{:.1} measured ({} in the window); resync {} implies {:.1}",
+                    self.idle_gets / idle_min,
+                    self.idle_gets,
+                    humantime::format_duration(self.resync),
+                    n as f64 / (self.resync.as_secs_f64() / 60.0)
+                ),
+                "≤ N / resync".into(),
+            ),
+            row(
+                "steady state",
+                "controller CPU while idle".into(),
+                format!(
+                    "{:.2} s ({:.3} s/min); RSS {:.1} MiB",
+                    self.idle_cpu,
+                    self.idle_cpu / idle_min,
+                    mib(self.idle_rss_kib)
+                ),
+                String::new(),
+            ),
+        ]);
+        let (p50, p99) = (self.p(0.50), self.p(0.99));
+        rows.extend([
+            row(
+                "latency",
+                format!(
+                    "apply → Ready, {} sequential launches: p50",
+                    self.latencies.len()
+                ),
+                format!("{:.0} ms", ms(p50)),
+                String::new(),
+            ),
+            row(
+                "latency",
+                "apply → Ready: p99 (max)".into(),
+                format!("{:.0} ms ({:.0} ms)", ms(p99), ms(self.p(1.0))),
+                format!("< 250 ms: {}", verdict(ms(p99) < 250.0)),
+            ),
+            row(
+                "deletion",
+                format!(
+                    "{} launches deleted at once → gone (finalizer, DeleteLaunch)",
+                    self.deleted
+                ),
+                format!("{:.1} s", self.deletion.as_secs_f64()),
+                String::new(),
+            ),
+        ]);
+        rows.push(row(
+            "memory",
+            format!("controller peak RSS (VmHWM) after converging the {n} launches above"),
+            format!("{:.1} MiB", mib(self.converge_hwm_kib)),
+            String::new(),
+        ));
+        let largest = self.memory.iter().map(|m| m.0).max().unwrap_or(0);
+        for (launches, hwm, took, cpu) in &self.memory {
+            let goal = if *launches == largest && *launches >= 10_000 {
+                format!("≤ 64 MiB: {}", verdict(mib(*hwm) <= 64.0))
+            } else {
+                String::new()
+            };
+            rows.push(row(
+                "memory",
+                format!("controller started against {launches} launches: peak RSS (VmHWM)"),
+                format!(
+                    "{:.1} MiB (all Ready in {:.1} s, {:.1} s CPU)",
+                    mib(*hwm),
+                    took.as_secs_f64(),
+                    cpu
+                ),
+                goal,
+            ));
+        }
+        for (op, concurrency, rate, p50, p99) in &self.emulator {
+            let goal = match (*op, *concurrency) {
+                ("GetLaunch", 64) => format!("≥ 20k/s: {}", verdict(*rate >= 20_000.0)),
+                ("CreateLaunch", _) => format!("p99 < 5 ms: {}", verdict(ms(*p99) < 5.0)),
+                _ => String::new(),
+            };
+            rows.push(row(
+                "emulator",
+                format!("{op}, concurrency {concurrency}"),
+                format!(
+                    "{rate:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+                    ms(*p50),
+                    ms(*p99)
+                ),
+                goal,
+            ));
+        }
+        rows
+    }
+
+    fn table(&self) -> String {
+        let mut out = String::from("| section | measurement | value | goal |\n|---|---|---|---|\n");
+        for r in self.rows() {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} |\n",
+                r.section, r.metric, r.value, r.goal
+            ));
+        }
+        out
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes and metrics
+
+fn pid(p: &Process) -> u32 {
+    p.child.as_ref().expect("process running").id()
+}
+
+/// utime + stime of a process, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/<pid>/stat");
+    // Fields after the command name (which may contain spaces) start with the state (field 3).
+    let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / clock_ticks()
+}
+
+fn clock_ticks() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// A `VmXXX:` line of /proc/<pid>/status, in KiB.
+fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/<pid>/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+async fn emulator_counts(emulator: &Process) -> (f64, f64) {
+    let (_, text) = http_get(&format!("{}/metrics", emulator.url()))
+        .await
+        .expect("emulator /metrics");
+    let count = |op: &str| -> f64 {
+        text.lines()
+            .filter(|l| {
+                l.starts_with("evidently_emulator_requests_total")
+                    && l.contains(&format!("operation=\"{op}\""))
+            })
+            .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+            .sum()
+    };
+    let mutating = MUTATING.iter().map(|op| count(op)).sum();
+    (mutating, count("GetLaunch"))
+}
+
+/// Write requests (POST, PUT, PATCH, APPLY, DELETE) the API server has served on Launches
+/// (and their status) and on Events, from its own metrics.
+async fn apiserver_writes(admin: &Client) -> f64 {
+    let text = admin
+        .request_text(http::Request::get("/metrics").body(Vec::new()).unwrap())
+        .await
+        .expect("kube-apiserver /metrics");
+    text.lines()
+        .filter(|l| l.starts_with("apiserver_request_total{"))
+        .filter(|l| l.contains("resource=\"launches\"") || l.contains("resource=\"events\""))
+        .filter(|l| {
+            [
+                "POST",
+                "PUT",
+                "PATCH",
+                "APPLY",
+                "DELETE",
+                "DELETECOLLECTION",
+            ]
+            .iter()
+            .any(|v| l.contains(&format!("verb=\"{v}\"")))
+        })
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum()
+}
+
+/// The controller's own count of launches it has reconciled to Ready=True.
+async fn controller_ready(controller: &Process) -> usize {
+    match http_get(&format!("{}/metrics", controller.url())).await {
+        Ok((200, text)) => metric(&text, "launch_operator_launches{ready=\"True\"}") as usize,
+        _ => 0,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Launches
+
+/// Where launch number `i` lives: namespace and Evidently project.
+struct Layout {
+    namespaces: Vec<String>,
+    projects: usize,
+    prefix: String,
+}
+
+impl Layout {
+    async fn new(admin: &Client, prefix: &str, launches: usize) -> Layout {
+        let mut namespaces = Vec::new();
+        for _ in 0..launches.div_ceil(PER_NAMESPACE).max(1) {
+            namespaces.push(namespace(admin, prefix).await);
+        }
+        let projects = launches.div_ceil(PER_PROJECT).max(1);
+        assert!(
+            projects <= 50,
+            "{launches} launches need {projects} projects; the emulator allows 50"
+        );
+        Layout {
+            namespaces,
+            projects,
+            prefix: prefix.to_string(),
+        }
+    }
+
+    fn namespace(&self, i: usize) -> &str {
+        &self.namespaces[(i / PER_NAMESPACE).min(self.namespaces.len() - 1)]
+    }
+
+    fn name(&self, i: usize) -> String {
+        format!("{}-{i:05}", self.prefix)
+    }
+
+    fn key(&self, i: usize) -> String {
+        format!("{}/{}", self.namespace(i), self.name(i))
+    }
+
+    fn manifest(&self, i: usize) -> Value {
+        json!({
+            "apiVersion": API_VERSION,
+            "kind": "Launch",
+            "metadata": {"name": self.name(i), "namespace": self.namespace(i)},
+            "spec": {
+                "project": format!("bench-{}", i % self.projects),
+                "description": "benchmark roll-out",
+                "groups": [
+                    {"name": "control", "feature": "f", "variation": "v1"},
+                    {"name": "treatment", "feature": "f", "variation": "v2"}
+                ],
+                "scheduledSplitsConfig": {"steps": [
+                    {"startTime": "2030-01-07T09:00:00Z", "groupWeights": {"control": 90000, "treatment": 10000}},
+                    {"startTime": "2030-01-14T09:00:00Z", "groupWeights": {"control": 50000, "treatment": 50000}},
+                    {"startTime": "2030-01-21T09:00:00Z", "groupWeights": {"control": 0, "treatment": 100000}}
+                ]},
+                "tags": {"team": "bench"}
+            }
+        })
+    }
+
+    async fn seed(&self, emulator: &Process) {
+        let ev = evidently_client(&emulator.url());
+        for p in 0..self.projects {
+            let project = format!("bench-{p}");
+            ev.create_project()
+                .name(&project)
+                .send()
+                .await
+                .expect("create project");
+            let mut req = ev.create_feature().project(&project).name("f");
+            for v in ["v1", "v2"] {
+                req = req.variations(
+                    VariationConfig::builder()
+                        .name(v)
+                        .value(VariableValue::StringValue(format!("value-{v}")))
+                        .build()
+                        .unwrap(),
+                );
+            }
+            req.send().await.expect("create feature");
+        }
+    }
+
+    fn api(&self, admin: &Client, i: usize) -> Api<Launch> {
+        Api::namespaced(admin.clone(), self.namespace(i))
+    }
+
+    async fn apply(&self, admin: &Client, i: usize) {
+        self.api(admin, i)
+            .patch(
+                &self.name(i),
+                &PatchParams::apply("bench"),
+                &Patch::Apply(self.manifest(i)),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("apply {}: {e}", self.key(i)));
+    }
+
+    /// Applies launches `range` with `concurrency` requests in flight.
+    async fn apply_all(&self, admin: &Client, range: std::ops::Range<usize>, concurrency: usize) {
+        stream::iter(range)
+            .for_each_concurrent(concurrency, |i| self.apply(admin, i))
+            .await;
+    }
+
+    /// Resource versions of every Launch in the layout's namespaces.
+    async fn versions(&self, admin: &Client) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for ns in &self.namespaces {
+            let api: Api<Launch> = Api::namespaced(admin.clone(), ns);
+            for l in api.list(&ListParams::default()).await.unwrap().items {
+                out.insert(
+                    format!("{ns}/{}", l.metadata.name.unwrap_or_default()),
+                    l.metadata.resource_version.unwrap_or_default(),
+                );
+            }
+        }
+        out
+    }
+}
+
+/// The status the controller writes for a Ready launch (what the baseline writes itself).
+fn ready_status(layout: &Layout, i: usize) -> Value {
+    let project = format!("bench-{}", i % layout.projects);
+    json!({
+        "apiVersion": API_VERSION,
+        "kind": "Launch",
+        "status": {
+            "arn": format!("arn:aws:evidently:us-east-1:123456789012:project/{project}/launch/{}", layout.name(i)),
+            "status": "CREATED",
+            "createdTime": "2026-01-01T00:00:00Z",
+            "lastUpdatedTime": "2026-01-01T00:00:00Z",
+            "observedGeneration": 1,
+            "conditions": [{
+                "type": "Ready",
+                "status": "True",
+                "reason": "Reconciled",
+                "message": "launch is CREATED in Evidently and matches the spec",
+                "observedGeneration": 1,
+                "lastTransitionTime": "2026-01-01T00:00:00Z"
+            }]
+        }
+    })
+}
+
+fn is_ready(l: &Launch) -> bool {
+    l.status.as_ref().is_some_and(|s| {
+        s.arn.is_some()
+            && s.conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True")
+    })
+}
+
+/// Follows every Launch in the cluster and remembers when each was first seen Ready with an
+/// ARN (the moment `kubectl wait` would return).
+struct Tracker {
+    ready: Arc<Mutex<HashMap<String, Instant>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Tracker {
+    async fn start(admin: &Client) -> Tracker {
+        let ready: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+        let seen = ready.clone();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let api: Api<Launch> = Api::all(admin.clone());
+        let task = tokio::spawn(async move {
+            let mut started = Some(started_tx);
+            let mut events = std::pin::pin!(watcher(api, watcher::Config::default()));
+            while let Some(event) = events.next().await {
+                let now = Instant::now();
+                match event {
+                    Ok(watcher::Event::Apply(l) | watcher::Event::InitApply(l)) if is_ready(&l) => {
+                        let key = format!(
+                            "{}/{}",
+                            l.metadata.namespace.unwrap_or_default(),
+                            l.metadata.name.unwrap_or_default()
+                        );
+                        seen.lock().unwrap().entry(key).or_insert(now);
+                    }
+                    Ok(watcher::Event::InitDone) => {
+                        if let Some(tx) = started.take() {
+                            let _ = tx.send(());
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => eprintln!("bench watch: {e}"),
+                }
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(30), started_rx)
+            .await
+            .expect("the bench watch started")
+            .unwrap();
+        Tracker { ready, task }
+    }
+
+    fn ready_at(&self, key: &str) -> Option<Instant> {
+        self.ready.lock().unwrap().get(key).copied()
+    }
+
+    /// Waits until every key is Ready; returns the latest Ready instant.
+    async fn wait_all(&self, keys: &[String], timeout: Duration, poll: Duration) -> Instant {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let (missing, latest) = {
+                let map = self.ready.lock().unwrap();
+                let missing: Vec<&String> = keys.iter().filter(|k| !map.contains_key(*k)).collect();
+                let latest = keys.iter().filter_map(|k| map.get(k)).max().copied();
+                (
+                    missing
+                        .iter()
+                        .take(3)
+                        .map(|s| s.to_string())
+                        .collect::<Vec<_>>(),
+                    latest,
+                )
+            };
+            if missing.is_empty() {
+                return latest.unwrap_or_else(Instant::now);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not Ready within {timeout:?}, e.g. {missing:?}"
+            );
+            tokio::time::sleep(poll).await;
+        }
+    }
+}
+
+impl Drop for Tracker {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn converge_timeout(launches: usize) -> Duration {
+    Duration::from_secs(120) + Duration::from_millis(200) * launches as u32
+}
+
+async fn controller(emulator: &Process, s: &Settings) -> Process {
+    let args: Vec<&str> = std::iter::once("--leader-election=false")
+        .chain(s.controller_args.iter().map(String::as_str))
+        .collect();
+    start_controller_with(&emulator.url(), &args, "info").await
+}
+
+// ---------------------------------------------------------------------------------------------
+// The phases
+
+/// Baseline: no controller; the client creates N objects and patches each one's status once.
+async fn baseline(admin: &Client, s: &Settings) -> Duration {
+    let layout = Layout::new(admin, "bench-baseline", s.n).await;
+    let started = Instant::now();
+    stream::iter(0..s.n)
+        .for_each_concurrent(s.client_concurrency, |i| {
+            let layout = &layout;
+            async move {
+                layout.apply(admin, i).await;
+                layout
+                    .api(admin, i)
+                    .patch_status(
+                        &layout.name(i),
+                        &PatchParams::apply("bench-baseline").force(),
+                        &Patch::Apply(ready_status(layout, i)),
+                    )
+                    .await
+                    .expect("status patch");
+            }
+        })
+        .await;
+    let took = started.elapsed();
+    // No finalizers: these are gone at once, before any controller starts.
+    for ns in &layout.namespaces {
+        Api::<Launch>::namespaced(admin.clone(), ns)
+            .delete_collection(&DeleteParams::default(), &ListParams::default())
+            .await
+            .expect("delete the baseline's objects");
+    }
+    took
+}
+
+async fn run(s: &Settings) -> Results {
+    let cp = ControlPlane::shared();
+    let admin = cp.admin().await;
+    let tracker = Tracker::start(&admin).await;
+    let mut r = Results {
+        n: s.n,
+        resync: Duration::from_secs(300),
+        ..Results::default()
+    };
+    if let Some(resync) = s
+        .controller_args
+        .iter()
+        .find_map(|a| a.strip_prefix("--resync-interval="))
+    {
+        r.resync = humantime::parse_duration(resync).expect("--resync-interval");
+    }
+
+    // 5. The emulator alone, first, on a quiet machine.
+    r.emulator = emulator_bench(s).await;
+    println!("emulator: {:?}", r.emulator);
+
+    // 1. Convergence: baseline, then the controller.
+    r.baseline = baseline(&admin, s).await;
+    println!("baseline: {:?}", r.baseline);
+    let emulator = start_emulator(&[]).await;
+    let layout = Layout::new(&admin, "bench", s.n + s.seq).await;
+    layout.seed(&emulator).await;
+    let mut ctl = controller(&emulator, s).await;
+    let ctl_pid = pid(&ctl);
+    let cpu_before = cpu_seconds(ctl_pid);
+    let started = Instant::now();
+    layout.apply_all(&admin, 0..s.n, s.client_concurrency).await;
+    r.submit = started.elapsed();
+    let keys: Vec<String> = (0..s.n).map(|i| layout.key(i)).collect();
+    let last = tracker
+        .wait_all(&keys, converge_timeout(s.n), Duration::from_millis(50))
+        .await;
+    r.converge = last - started;
+    r.converge_cpu = cpu_seconds(ctl_pid) - cpu_before;
+    r.converge_hwm_kib = proc_status_kib(ctl_pid, "VmHWM:");
+    println!("convergence: {:?} (baseline {:?})", r.converge, r.baseline);
+
+    // 2. Steady state: the same launches, left alone.
+    tokio::time::sleep(s.settle).await;
+    let versions = layout.versions(&admin).await;
+    assert_eq!(versions.len(), s.n);
+    let writes = apiserver_writes(&admin).await;
+    let (mutating, gets) = emulator_counts(&emulator).await;
+    let cpu = cpu_seconds(ctl_pid);
+    let window = Instant::now();
+    tokio::time::sleep(s.idle).await;
+    r.idle = window.elapsed();
+    let after = layout.versions(&admin).await;
+    r.idle_launch_writes = versions
+        .iter()
+        .filter(|(k, v)| after.get(*k) != Some(v))
+        .count();
+    r.idle_api_writes = apiserver_writes(&admin).await - writes;
+    let (mutating_after, gets_after) = emulator_counts(&emulator).await;
+    r.idle_mutating = mutating_after - mutating;
+    r.idle_gets = gets_after - gets;
+    r.idle_cpu = cpu_seconds(ctl_pid) - cpu;
+    r.idle_rss_kib = proc_status_kib(ctl_pid, "VmRSS:");
+    println!(
+        "steady state: {} launch writes, {} API writes, {} mutating, {} GetLaunch, {:.2} s CPU",
+        r.idle_launch_writes, r.idle_api_writes, r.idle_mutating, r.idle_gets, r.idle_cpu
+    );
+
+    // 3. Latency: one launch at a time.
+    for i in s.n..s.n + s.seq {
+        let key = layout.key(i);
+        let t = Instant::now();
+        layout.apply(&admin, i).await;
+        let ready = tracker
+            .wait_all(
+                std::slice::from_ref(&key),
+                Duration::from_secs(60),
+                Duration::from_millis(2),
+            )
+            .await;
+        r.latencies.push(ready - t);
+        assert!(tracker.ready_at(&key).is_some());
+    }
+    println!("latency: p50 {:?} p99 {:?}", r.p(0.5), r.p(0.99));
+
+    // Deletion of everything, which also leaves the cluster empty for the memory phase.
+    r.deleted = s.n + s.seq;
+    let t = Instant::now();
+    for ns in &layout.namespaces {
+        Api::<Launch>::namespaced(admin.clone(), ns)
+            .delete_collection(&DeleteParams::default(), &ListParams::default())
+            .await
+            .expect("delete launches");
+    }
+    support::eventually(
+        "every launch deleted",
+        converge_timeout(r.deleted),
+        || async {
+            let left = layout.versions(&admin).await.len();
+            if left == 0 {
+                Ok(())
+            } else {
+                Err(format!("{left} left"))
+            }
+        },
+    )
+    .await;
+    r.deletion = t.elapsed();
+    println!("deletion: {:?}", r.deletion);
+    ctl.kill();
+    drop(emulator);
+
+    // 4. Memory: a fresh controller against M launches (created while no controller runs).
+    if let Some(&largest) = s.memory.last() {
+        let emulator = start_emulator(&[]).await;
+        let layout = Layout::new(&admin, "bench-mem", largest).await;
+        layout.seed(&emulator).await;
+        let mut created = 0;
+        for &m in &s.memory {
+            layout
+                .apply_all(&admin, created..m, s.client_concurrency.max(32))
+                .await;
+            created = m;
+            let mut ctl = controller(&emulator, s).await;
+            let ctl_pid = pid(&ctl);
+            let t = Instant::now();
+            support::eventually(
+                &format!("the controller to reconcile {m} launches to Ready"),
+                converge_timeout(m),
+                || async {
+                    match controller_ready(&ctl).await {
+                        n if n >= m => Ok(()),
+                        n => Err(format!("{n} Ready")),
+                    }
+                },
+            )
+            .await;
+            let took = t.elapsed();
+            // The passes that follow each status write, then the peak.
+            tokio::time::sleep(s.settle).await;
+            let hwm = proc_status_kib(ctl_pid, "VmHWM:");
+            let cpu = cpu_seconds(ctl_pid);
+            println!(
+                "memory: {m} launches, peak RSS {:.1} MiB, Ready in {took:?}",
+                mib(hwm)
+            );
+            r.memory.push((m, hwm, took, cpu));
+            ctl.kill();
+        }
+    }
+    r
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. The emulator: the numbers of tests/emulator_bench.rs, folded in.
+
+type Http = HttpClient<HttpConnector, Full<Bytes>>;
+const EMULATOR_PROJECTS: usize = 8;
+const LEVELS: [usize; 3] = [1, 8, 64];
+
+async fn call(http: &Http, addr: SocketAddr, method: &str, path: &str, body: String) -> u16 {
+    let request = Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
+    let response = http.request(request).await.unwrap();
+    let status = response.status().as_u16();
+    response.into_body().collect().await.unwrap();
+    status
+}
+
+fn emulator_launch_body(name: &str) -> String {
+    json!({
+        "name": name,
+        "groups": [
+            {"name": "control", "feature": "f", "variation": "v1"},
+            {"name": "treatment", "feature": "f", "variation": "v2"}
+        ],
+        "scheduledSplitsConfig": {"steps": [
+            {"startTime": 1750000000, "groupWeights": {"control": 90000, "treatment": 10000}}
+        ]},
+        "tags": {"bench": "yes"}
+    })
+    .to_string()
+}
+
+/// `total` requests over `concurrency` workers: (requests/s, p50, p99).
+async fn load<F, Fut>(concurrency: usize, total: usize, request: F) -> (f64, Duration, Duration)
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = u16> + Send,
+{
+    let request = Arc::new(request);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let request = request.clone();
+            let next = next.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= total {
+                        break;
+                    }
+                    let t = Instant::now();
+                    let status = request(i).await;
+                    latencies.push(t.elapsed());
+                    assert_eq!(status, 200, "request {i}");
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::with_capacity(total);
+    for w in workers {
+        latencies.extend(w.await.unwrap());
+    }
+    let wall = started.elapsed();
+    latencies.sort();
+    (
+        total as f64 / wall.as_secs_f64(),
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99),
+    )
+}
+
+async fn emulator_bench(s: &Settings) -> Vec<(&'static str, usize, f64, Duration, Duration)> {
+    let emulator = start_emulator(&[]).await;
+    let addr: SocketAddr = emulator
+        .url()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let http: Http = HttpClient::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(128)
+        .build_http();
+    for p in 0..EMULATOR_PROJECTS {
+        let project = format!("p{p}");
+        let body = json!({"name": project}).to_string();
+        assert_eq!(call(&http, addr, "POST", "/projects", body).await, 200);
+        let feature = json!({"name": "f", "variations": [
+            {"name": "v1", "value": {"stringValue": "a"}},
+            {"name": "v2", "value": {"stringValue": "b"}}
+        ]});
+        let path = format!("/projects/{project}/features");
+        assert_eq!(
+            call(&http, addr, "POST", &path, feature.to_string()).await,
+            200
+        );
+    }
+    let creates = s.emulator_creates;
+    let mut out = Vec::new();
+    for concurrency in LEVELS {
+        let h = http.clone();
+        let (rate, p50, p99) = load(concurrency, creates, move |i| {
+            let h = h.clone();
+            async move {
+                let path = format!("/projects/p{}/launches", i % EMULATOR_PROJECTS);
+                let name = format!("c{concurrency}-l{i}");
+                call(&h, addr, "POST", &path, emulator_launch_body(&name)).await
+            }
+        })
+        .await;
+        out.push(("CreateLaunch", concurrency, rate, p50, p99));
+    }
+    for concurrency in LEVELS {
+        let h = http.clone();
+        let (rate, p50, p99) = load(concurrency, s.emulator_gets, move |i| {
+            let h = h.clone();
+            async move {
+                // Launches created at concurrency 1: c1-l<j> lives in project p<j % PROJECTS>.
+                let j = i % creates;
+                let path = format!("/projects/p{}/launches/c1-l{j}", j % EMULATOR_PROJECTS);
+                call(&h, addr, "GET", &path, String::new()).await
+            }
+        })
+        .await;
+        out.push(("GetLaunch", concurrency, rate, p50, p99));
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+fn first_line_of(path: &str, prefix: &str) -> String {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix).map(|v| v.trim().to_string()))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn git(args: &[&str]) -> String {
+    std::process::Command::new("git")
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+async fn machine(admin: &Client) -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = first_line_of("/proc/cpuinfo", "model name\t:");
+    let mem_kib: u64 = first_line_of("/proc/meminfo", "MemTotal:")
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let version = admin
+        .apiserver_version()
+        .await
+        .map(|v| v.git_version)
+        .unwrap_or_default();
+    let dirty = if git(&["status", "--porcelain", "--untracked-files=no"]).is_empty() {
+        ""
+    } else {
+        " (with uncommitted changes)"
+    };
+    format!(
+        "- machine: {cpus} CPUs (`nproc`), {:.1} GiB memory, {model}, Linux {}\n\
+         - control plane: kube-apiserver {version} + etcd (`--unsafe-no-fsync`), one process each, on the same machine\n\
+         - emulator: SQLite, durable writes, data directory on the local disk\n\
+         - commit: {}{dirty}; {}\n",
+        mem_kib as f64 / 1024.0 / 1024.0,
+        kernel.trim(),
+        git(&["rev-parse", "--short", "HEAD"]),
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+    )
+}
+
+const BEGIN: &str = "<!-- bench:begin (written by `make bench`; edit outside the markers) -->";
+const END: &str = "<!-- bench:end -->";
+
+fn write_report(section: &str) -> PathBuf {
+    let path = std::env::var_os("BENCH_OUTPUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("BENCHMARKS.md"));
+    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    let block = format!("{BEGIN}\n{section}{END}\n");
+    let new = match (old.find(BEGIN), old.find(END)) {
+        (Some(b), Some(e)) if b < e => {
+            format!(
+                "{}{block}{}",
+                &old[..b],
+                old[e + END.len()..].trim_start_matches('\n')
+            )
+        }
+        _ if old.is_empty() => format!("# Benchmarks\n\n{block}"),
+        _ => format!("{}\n{block}", old.trim_end()),
+    };
+    std::fs::write(&path, new).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    path
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "benchmark: make bench"]
+async fn bench() {
+    let s = Settings::from_env();
+    println!("settings: {s:?}");
+    let r = run(&s).await;
+    let admin = ControlPlane::shared().admin().await;
+    let mut command = Settings::env_words();
+    command.push("make bench".into());
+    let section = format!(
+        "{}- command: `{}` (= `cargo test --release --test bench -- --ignored --nocapture --test-threads=1`)\n\
+         - controller: release build, `controller --leader-election=false{}` (all namespaces, resync {}, RUST_LOG=info), deploy/ ServiceAccount; bench client concurrency {}\n\n{}",
+        machine(&admin).await,
+        command.join(" "),
+        s.controller_args
+            .iter()
+            .map(|a| format!(" {a}"))
+            .collect::<String>(),
+        humantime::format_duration(r.resync),
+        s.client_concurrency,
+        r.table()
+    );
+    println!("\n{section}");
+    let path = write_report(&section);
+    println!("written to {}", path.display());
+}
+
+/// The benchmark's code paths with tiny sizes, in every `cargo test`: it checks that each
+/// number is produced, nothing about its value, and writes no file.
+#[tokio::test(flavor = "multi_thread")]
+async fn bench_smoke_tiny_n() {
+    let s = Settings::tiny();
+    let r = run(&s).await;
+    println!("{}", r.table());
+    assert!(r.baseline > Duration::ZERO && r.converge > Duration::ZERO);
+    assert!(r.ratio().is_finite());
+    assert_eq!(r.latencies.len(), s.seq);
+    assert!(r.idle >= s.idle);
+    assert!(r.idle_cpu >= 0.0 && r.idle_rss_kib > 0);
+    assert!(r.converge_hwm_kib > 0);
+    assert_eq!(r.memory.len(), 1);
+    assert!(r.memory.iter().all(|m| m.1 > 0));
+    assert_eq!(r.emulator.len(), 6);
+    assert!(r.emulator.iter().all(|e| e.2 > 0.0));
+    assert_eq!(r.deleted, s.n + s.seq);
+    assert!(r.rows().len() >= 15);
+}
