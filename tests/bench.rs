@@ -45,9 +45,10 @@ use hyper_util::{
     client::legacy::{Client as HttpClient, connect::HttpConnector},
     rt::TokioExecutor,
 };
+use k8s_openapi::api::events::v1::Event;
 use kube::{
     Api, Client,
-    api::{DeleteParams, ListParams, Patch, PatchParams},
+    api::{DeleteParams, ListParams, Patch, PatchParams, PostParams},
     runtime::watcher,
 };
 use launch_operator::crd::Launch;
@@ -62,6 +63,7 @@ const PER_PROJECT: usize = 400;
 /// Launches per namespace.
 const PER_NAMESPACE: usize = 500;
 const API_VERSION: &str = "evidently.launch-operator.io/v1alpha1";
+const BENCH_FINALIZER: &str = "evidently.launch-operator.io/bench";
 const MUTATING: &[&str] = &[
     "CreateLaunch",
     "UpdateLaunch",
@@ -163,7 +165,11 @@ impl Settings {
 struct Results {
     n: usize,
     baseline: Duration,
+    /// The controller's own writes, made by the client with no controller.
+    floor: Duration,
     converge: Duration,
+    /// Controller RSS one second after start, no launches.
+    start_rss_kib: u64,
     /// Time for the client to submit the N applies (during the controller run).
     submit: Duration,
     converge_cpu: f64,
@@ -258,6 +264,18 @@ impl Results {
             ),
             row(
                 "convergence",
+                format!(
+                    "the controller's own writes by the client, no controller: {n} × (create, finalizer patch, status patch, 2 events)"
+                ),
+                format!(
+                    "{:.1} s; controller / this = {:.2}",
+                    self.floor.as_secs_f64(),
+                    self.converge.as_secs_f64() / self.floor.as_secs_f64()
+                ),
+                String::new(),
+            ),
+            row(
+                "convergence",
                 "controller CPU during convergence".into(),
                 format!(
                     "{:.1} s ({:.2} ms/launch); applies submitted in {:.1} s",
@@ -342,6 +360,12 @@ impl Results {
                 String::new(),
             ),
         ]);
+        rows.push(row(
+            "memory",
+            "controller RSS 1 s after start, no launches".into(),
+            format!("{:.1} MiB", mib(self.start_rss_kib)),
+            String::new(),
+        ));
         rows.push(row(
             "memory",
             format!("controller peak RSS (VmHWM) after converging the {n} launches above"),
@@ -740,29 +764,120 @@ async fn controller(emulator: &Process, s: &Settings) -> Process {
 // ---------------------------------------------------------------------------------------------
 // The phases
 
-/// Baseline: no controller; the client creates N objects and patches each one's status once.
-async fn baseline(admin: &Client, s: &Settings) -> Duration {
+/// An events.k8s.io/v1 Event like the controller's Recorder creates.
+fn event_for(layout: &Layout, i: usize, uid: &str, reason: &str) -> Event {
+    serde_json::from_value(json!({
+        "apiVersion": "events.k8s.io/v1",
+        "kind": "Event",
+        "metadata": {
+            "name": format!("{}.{}", layout.name(i), &uuid::Uuid::new_v4().simple().to_string()[..16]),
+            "namespace": layout.namespace(i),
+        },
+        "eventTime": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+        "reportingController": "launch-operator",
+        "reportingInstance": "bench",
+        "action": "Reconcile",
+        "reason": reason,
+        "note": "launch is CREATED in Evidently and matches the spec",
+        "type": "Normal",
+        "regarding": {
+            "apiVersion": API_VERSION,
+            "kind": "Launch",
+            "name": layout.name(i),
+            "namespace": layout.namespace(i),
+            "uid": uid,
+        },
+    }))
+    .unwrap()
+}
+
+/// What the client writes in a no-controller baseline.
+#[derive(Clone, Copy, PartialEq)]
+enum Writes {
+    /// Create, then one status patch: the least any controller needs.
+    Minimal,
+    /// Every write the controller makes for a new launch: create, finalizer patch, status
+    /// patch, and its two events (Created, Ready transition).
+    Controller,
+}
+
+/// Baseline: no controller; the client writes N objects itself (`writes`), at the same
+/// concurrency as the controller run's applies.
+async fn baseline(admin: &Client, s: &Settings, writes: Writes) -> Duration {
     let layout = Layout::new(admin, "bench-baseline", s.n).await;
     let started = Instant::now();
     stream::iter(0..s.n)
         .for_each_concurrent(s.client_concurrency, |i| {
             let layout = &layout;
             async move {
-                layout.apply(admin, i).await;
-                layout
-                    .api(admin, i)
-                    .patch_status(
+                let api = layout.api(admin, i);
+                let created = api
+                    .patch(
                         &layout.name(i),
-                        &PatchParams::apply("bench-baseline").force(),
-                        &Patch::Apply(ready_status(layout, i)),
+                        &PatchParams::apply("bench"),
+                        &Patch::Apply(layout.manifest(i)),
                     )
                     .await
-                    .expect("status patch");
+                    .expect("create");
+                let uid = created.metadata.uid.unwrap_or_default();
+                let events: Api<Event> = Api::namespaced(admin.clone(), layout.namespace(i));
+                if writes == Writes::Controller {
+                    // kube's finalizer helper sends a JSON patch; a merge patch costs the
+                    // API server the same (one update of the object).
+                    api.patch(
+                        &layout.name(i),
+                        &PatchParams::default(),
+                        &Patch::Merge(json!({"metadata": {"finalizers": [BENCH_FINALIZER]}})),
+                    )
+                    .await
+                    .expect("finalizer patch");
+                    events
+                        .create(
+                            &PostParams::default(),
+                            &event_for(layout, i, &uid, "Created"),
+                        )
+                        .await
+                        .expect("event");
+                }
+                api.patch_status(
+                    &layout.name(i),
+                    &PatchParams::apply("bench-baseline").force(),
+                    &Patch::Apply(ready_status(layout, i)),
+                )
+                .await
+                .expect("status patch");
+                if writes == Writes::Controller {
+                    events
+                        .create(
+                            &PostParams::default(),
+                            &event_for(layout, i, &uid, "Reconciled"),
+                        )
+                        .await
+                        .expect("event");
+                }
             }
         })
         .await;
     let took = started.elapsed();
-    // No finalizers: these are gone at once, before any controller starts.
+    // Gone before any controller starts: finalizers dropped, then deleted at once.
+    if writes == Writes::Controller {
+        stream::iter(0..s.n)
+            .for_each_concurrent(s.client_concurrency, |i| {
+                let layout = &layout;
+                async move {
+                    layout
+                        .api(admin, i)
+                        .patch(
+                            &layout.name(i),
+                            &PatchParams::default(),
+                            &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+                        )
+                        .await
+                        .expect("drop the finalizer");
+                }
+            })
+            .await;
+    }
     for ns in &layout.namespaces {
         Api::<Launch>::namespaced(admin.clone(), ns)
             .delete_collection(&DeleteParams::default(), &ListParams::default())
@@ -794,13 +909,19 @@ async fn run(s: &Settings) -> Results {
     println!("emulator: {:?}", r.emulator);
 
     // 1. Convergence: baseline, then the controller.
-    r.baseline = baseline(&admin, s).await;
-    println!("baseline: {:?}", r.baseline);
+    r.baseline = baseline(&admin, s, Writes::Minimal).await;
+    r.floor = baseline(&admin, s, Writes::Controller).await;
+    println!(
+        "baseline: {:?}, the controller's writes: {:?}",
+        r.baseline, r.floor
+    );
     let emulator = start_emulator(&[]).await;
     let layout = Layout::new(&admin, "bench", s.n + s.seq).await;
     layout.seed(&emulator).await;
     let mut ctl = controller(&emulator, s).await;
     let ctl_pid = pid(&ctl);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    r.start_rss_kib = proc_status_kib(ctl_pid, "VmRSS:");
     let cpu_before = cpu_seconds(ctl_pid);
     let started = Instant::now();
     layout.apply_all(&admin, 0..s.n, s.client_concurrency).await;
@@ -1078,7 +1199,16 @@ fn git(args: &[&str]) -> String {
         .unwrap_or_default()
 }
 
-async fn machine(admin: &Client) -> String {
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+async fn machine(admin: &Client, load_at_start: &str) -> String {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     let model = first_line_of("/proc/cpuinfo", "model name\t:");
     let mem_kib: u64 = first_line_of("/proc/meminfo", "MemTotal:")
@@ -1101,9 +1231,11 @@ async fn machine(admin: &Client) -> String {
         "- machine: {cpus} CPUs (`nproc`), {:.1} GiB memory, {model}, Linux {}\n\
          - control plane: kube-apiserver {version} + etcd (`--unsafe-no-fsync`), one process each, on the same machine\n\
          - emulator: SQLite, durable writes, data directory on the local disk\n\
+         - load average (1, 5, 15 min) at start: {load_at_start}, at end: {}; other processes share the machine\n\
          - commit: {}{dirty}; {}\n",
         mem_kib as f64 / 1024.0 / 1024.0,
         kernel.trim(),
+        loadavg(),
         git(&["rev-parse", "--short", "HEAD"]),
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
     )
@@ -1138,6 +1270,7 @@ fn write_report(section: &str) -> PathBuf {
 async fn bench() {
     let s = Settings::from_env();
     println!("settings: {s:?}");
+    let load_at_start = loadavg();
     let r = run(&s).await;
     let admin = ControlPlane::shared().admin().await;
     let mut command = Settings::env_words();
@@ -1145,7 +1278,7 @@ async fn bench() {
     let section = format!(
         "{}- command: `{}` (= `cargo test --release --test bench -- --ignored --nocapture --test-threads=1`)\n\
          - controller: release build, `controller --leader-election=false{}` (all namespaces, resync {}, RUST_LOG=info), deploy/ ServiceAccount; bench client concurrency {}\n\n{}",
-        machine(&admin).await,
+        machine(&admin, &load_at_start).await,
         command.join(" "),
         s.controller_args
             .iter()
@@ -1167,7 +1300,8 @@ async fn bench_smoke_tiny_n() {
     let s = Settings::tiny();
     let r = run(&s).await;
     println!("{}", r.table());
-    assert!(r.baseline > Duration::ZERO && r.converge > Duration::ZERO);
+    assert!(r.baseline > Duration::ZERO && r.floor > Duration::ZERO);
+    assert!(r.converge > Duration::ZERO && r.start_rss_kib > 0);
     assert!(r.ratio().is_finite());
     assert_eq!(r.latencies.len(), s.seq);
     assert!(r.idle >= s.idle);
