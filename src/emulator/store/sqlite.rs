@@ -156,7 +156,8 @@ impl SqliteStore {
         conn.execute_batch(
             "PRAGMA synchronous = FULL;
              PRAGMA busy_timeout = 5000;
-             PRAGMA foreign_keys = ON;",
+             PRAGMA foreign_keys = ON;
+             PRAGMA temp_store = MEMORY;",
         )?;
         migrate(&mut conn)?;
 
@@ -167,7 +168,9 @@ impl SqliteStore {
                 OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )
             .map_err(open_error)?;
-            reader.execute_batch("PRAGMA busy_timeout = 5000;")?;
+            // Temporary tables and sorts stay in memory: in the cluster the root filesystem is
+            // read-only and only the data directory is writable.
+            reader.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA temp_store = MEMORY;")?;
             readers.push(Mutex::new(reader));
         }
 
