@@ -17,10 +17,10 @@ use futures::{FutureExt, StreamExt, future::join_all};
 use kube::{
     Api, Client,
     runtime::{
-        Controller,
-        controller::Config,
-        events::{Recorder, Reporter},
-        watcher,
+        WatchStreamExt, applier,
+        controller::{Config, trigger_self},
+        events::Reporter,
+        reflector, watcher,
     },
 };
 use kube_lease_manager::LeaseManagerBuilder;
@@ -32,6 +32,59 @@ use crate::{admin, cli::ControllerArgs, crd::Launch, evidently::Evidently, metri
 
 /// Name of the leader-election Lease.
 pub const LEASE_NAME: &str = "launch-operator";
+
+/// Annotation in which client-side `kubectl apply` keeps a copy of the whole object.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Drops what the controller never reads before an object enters its cache: `managedFields`
+/// alone is more than half of a cached Launch (measured: BENCHMARKS.md), and kubectl's
+/// last-applied copy would double the spec.
+fn prune(launch: &mut Launch) {
+    launch.metadata.managed_fields = None;
+    if let Some(annotations) = launch.metadata.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+    }
+}
+
+/// Reconciles the Launches of `api` until `shutdown`: what `kube::runtime::Controller` does
+/// (cache, one trigger per change, reconciles as tasks, in-flight passes finish on shutdown),
+/// assembled from its parts so that objects are pruned before they are cached.
+async fn control(
+    api: Api<Launch>,
+    ctx: Arc<Context>,
+    concurrency: u16,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let (store, writer) = reflector::store();
+    let changes = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .modify(prune)
+        .reflect(writer)
+        .applied_objects();
+    let queue = trigger_self(changes, ()).take_until(shutdown);
+    applier(
+        |launch, ctx| {
+            let pass = tokio::spawn(reconcile(launch, ctx));
+            Box::pin(async move {
+                match pass.await {
+                    Ok(result) => result,
+                    Err(e) => std::panic::resume_unwind(e.into_panic()),
+                }
+            })
+        },
+        error_policy,
+        ctx,
+        store,
+        queue,
+        Config::default().concurrency(concurrency),
+    )
+    .for_each(|result| async move {
+        if let Err(e) = result {
+            warn!(error = %e, "controller");
+        }
+    })
+    .await;
+}
 
 /// Resolves on SIGTERM or SIGINT.
 async fn shutdown_signal() {
@@ -110,18 +163,15 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
         lease = Some((rx, task));
     }
 
-    let recorder = Recorder::new(
-        client.clone(),
-        Reporter {
-            controller: "launch-operator".into(),
-            instance: Some(identity),
-        },
-    );
+    let reporter = Reporter {
+        controller: "launch-operator".into(),
+        instance: Some(identity),
+    };
     let ctx = Arc::new(Context::new(
         client.clone(),
         evidently,
         metrics,
-        recorder,
+        reporter,
         args.resync_interval,
     ));
     let apis: Vec<Api<Launch>> = if args.namespaces.is_empty() {
@@ -132,17 +182,10 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
             .map(|ns| Api::namespaced(client.clone(), ns))
             .collect()
     };
-    let controllers = join_all(apis.into_iter().map(|api| {
-        Controller::new(api, watcher::Config::default())
-            .with_config(Config::default().concurrency(args.concurrency))
-            .graceful_shutdown_on(shutdown.clone())
-            .run(reconcile, error_policy, ctx.clone())
-            .for_each(|result| async move {
-                if let Err(e) = result {
-                    warn!(error = %e, "controller");
-                }
-            })
-    }));
+    let controllers = join_all(
+        apis.into_iter()
+            .map(|api| control(api, ctx.clone(), args.concurrency, shutdown.clone())),
+    );
     ready.store(true, Ordering::Relaxed);
     info!(namespaces = ?args.namespaces, "controller running");
 
