@@ -136,3 +136,51 @@ fn validate_reports_a_missing_path() {
         "{stdout}"
     );
 }
+
+/// SIGTERM ends the controller even when the API server cannot be reached (its watch is
+/// stuck retrying): within the shutdown grace period, with exit code 0.
+#[test]
+fn the_controller_exits_on_sigterm_even_without_an_api_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters: [{name: x, cluster: {server: \"https://127.0.0.1:1\"}}]\n\
+         users: [{name: x, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: x, user: x}}]\n\
+         current-context: x\n",
+    )
+    .unwrap();
+    let mut child = bin()
+        .args([
+            "controller",
+            "--leader-election=false",
+            "--admin-listen=127.0.0.1:0",
+        ])
+        .env("KUBECONFIG", &kubeconfig)
+        .env("AWS_REGION", "us-east-1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let sent = std::time::Instant::now();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "{status:?}");
+            break;
+        }
+        if sent.elapsed() > std::time::Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("the controller did not exit within 30 s of SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    println!("exited {:?} after SIGTERM", sent.elapsed());
+}

@@ -33,6 +33,11 @@ use crate::{admin, cli::ControllerArgs, crd::Launch, evidently::Evidently, metri
 /// Name of the leader-election Lease.
 pub const LEASE_NAME: &str = "launch-operator";
 
+/// How long reconcile passes in flight may go on after SIGTERM before the process exits anyway
+/// (the Deployment's termination grace period is 30 s). A watch that cannot reach the API
+/// server would otherwise keep it alive.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// Annotation in which client-side `kubectl apply` keeps a copy of the whole object.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
@@ -182,10 +187,23 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
             .map(|ns| Api::namespaced(client.clone(), ns))
             .collect()
     };
-    let controllers = join_all(
+    let all = join_all(
         apis.into_iter()
             .map(|api| control(api, ctx.clone(), args.concurrency, shutdown.clone())),
     );
+    let grace = {
+        let shutdown = shutdown.clone();
+        async move {
+            shutdown.await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        }
+    };
+    let controllers = async move {
+        tokio::select! {
+            _ = all => {},
+            _ = grace => warn!(grace = ?SHUTDOWN_GRACE, "reconciles still running after the shutdown grace period; exiting"),
+        }
+    };
     ready.store(true, Ordering::Relaxed);
     info!(namespaces = ?args.namespaces, "controller running");
 
