@@ -1047,7 +1047,7 @@ async fn run(s: &Settings) -> Results {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 5. The emulator: the numbers of tests/emulator_bench.rs, folded in.
+// 5. The emulator on its own: CreateLaunch and GetLaunch over keep-alive HTTP at several concurrencies.
 
 type Http = HttpClient<HttpConnector, Full<Bytes>>;
 const EMULATOR_PROJECTS: usize = 8;

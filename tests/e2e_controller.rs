@@ -35,6 +35,28 @@ async fn seed_project(ev: &Evidently, project: &str) {
         .expect("create project");
 }
 
+/// The project and feature the checkout example needs.
+async fn seed_checkout(ev: &Evidently) {
+    seed_project(ev, "shop").await;
+    seed_feature(ev, "shop", "checkout", &["legacy", "v2"]).await;
+}
+
+/// GetLaunch of a launch in project `shop`.
+async fn get_launch(
+    ev: &Evidently,
+    name: &str,
+) -> Result<
+    aws_sdk_evidently::types::Launch,
+    aws_sdk_evidently::error::SdkError<aws_sdk_evidently::operation::get_launch::GetLaunchError>,
+> {
+    ev.get_launch()
+        .project("shop")
+        .launch(name)
+        .send()
+        .await
+        .map(|out| out.launch().cloned().expect("GetLaunch returns the launch"))
+}
+
 async fn seed_feature(ev: &Evidently, project: &str, feature: &str, variations: &[&str]) {
     let mut req = ev.create_feature().project(project).name(feature);
     for v in variations {
@@ -155,8 +177,7 @@ async fn a_launch_is_created_updated_retagged_and_deleted_in_evidently() {
     let e = env("lifecycle").await;
     let logs = e.logs();
     with_logs(logs, async {
-        seed_project(&e.ev, "shop").await;
-        seed_feature(&e.ev, "shop", "checkout", &["legacy", "v2"]).await;
+        seed_checkout(&e.ev).await;
         apply(&e.admin, &e.ns, &example("checkout-rollout.yaml", &e.ns)).await;
 
         let l = wait_ready(&e.api, "checkout-v2", "True", "Reconciled").await;
@@ -167,14 +188,7 @@ async fn a_launch_is_created_updated_retagged_and_deleted_in_evidently() {
         );
         assert_eq!(status.status.as_deref(), Some("CREATED"));
         assert_eq!(status.observed_generation, Some(1));
-        let got =
-            e.ev.get_launch()
-                .project("shop")
-                .launch("checkout-v2")
-                .send()
-                .await
-                .unwrap();
-        let launch = got.launch().unwrap();
+        let launch = get_launch(&e.ev, "checkout-v2").await.unwrap();
         let tags = launch.tags().unwrap();
         assert_eq!(
             tags.get("launch-operator.io/owner").map(String::as_str),
@@ -196,14 +210,9 @@ async fn a_launch_is_created_updated_retagged_and_deleted_in_evidently() {
         changed["spec"]["tags"] = json!({"team": "search"});
         apply(&e.admin, &e.ns, &changed).await;
         eventually("the new weights and tags in Evidently", WAIT, || async {
-            let got =
-                e.ev.get_launch()
-                    .project("shop")
-                    .launch("checkout-v2")
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?;
-            let l = got.launch().unwrap();
+            let l = get_launch(&e.ev, "checkout-v2")
+                .await
+                .map_err(|e| e.to_string())?;
             let step = &l.scheduled_splits_definition().unwrap().steps()[0];
             let weights: HashMap<String, i64> = step.group_weights().cloned().unwrap_or_default();
             let tags = l.tags().cloned().unwrap_or_default();
@@ -224,13 +233,7 @@ async fn a_launch_is_created_updated_retagged_and_deleted_in_evidently() {
 
         // Delete: the finalizer deletes the Evidently launch first.
         delete_and_wait(&e.api, "checkout-v2").await;
-        let err =
-            e.ev.get_launch()
-                .project("shop")
-                .launch("checkout-v2")
-                .send()
-                .await
-                .unwrap_err();
+        let err = get_launch(&e.ev, "checkout-v2").await.unwrap_err();
         assert!(err.into_service_error().is_resource_not_found_exception());
     })
     .await;
@@ -246,14 +249,8 @@ async fn a_retained_launch_stays_in_evidently_after_the_resource_is_deleted() {
         apply(&e.admin, &e.ns, &example("metric-monitors.yaml", &e.ns)).await;
         wait_ready(&e.api, "recommendations-widget", "True", "Reconciled").await;
         delete_and_wait(&e.api, "recommendations-widget").await;
-        let got =
-            e.ev.get_launch()
-                .project("shop")
-                .launch("recommendations-widget")
-                .send()
-                .await
-                .unwrap();
-        assert_eq!(got.launch().unwrap().metric_monitors().len(), 2);
+        let got = get_launch(&e.ev, "recommendations-widget").await.unwrap();
+        assert_eq!(got.metric_monitors().len(), 2);
     })
     .await;
 }
@@ -288,8 +285,7 @@ async fn out_of_band_changes_in_evidently_are_reported_and_repaired() {
     let e = env("out-of-band").await;
     let logs = e.logs();
     with_logs(logs, async {
-        seed_project(&e.ev, "shop").await;
-        seed_feature(&e.ev, "shop", "checkout", &["legacy", "v2"]).await;
+        seed_checkout(&e.ev).await;
         apply(&e.admin, &e.ns, &example("checkout-rollout.yaml", &e.ns)).await;
         wait_ready(&e.api, "checkout-v2", "True", "Reconciled").await;
 
@@ -310,10 +306,7 @@ async fn out_of_band_changes_in_evidently_are_reported_and_repaired() {
         })
         .await;
         eventually("the launch to be re-created", WAIT, || async {
-            e.ev.get_launch()
-                .project("shop")
-                .launch("checkout-v2")
-                .send()
+            get_launch(&e.ev, "checkout-v2")
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string())
@@ -329,14 +322,10 @@ async fn out_of_band_changes_in_evidently_are_reported_and_repaired() {
             .await
             .unwrap();
         eventually("the description to be restored", WAIT, || async {
-            let got =
-                e.ev.get_launch()
-                    .project("shop")
-                    .launch("checkout-v2")
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?;
-            match got.launch().unwrap().description() {
+            let got = get_launch(&e.ev, "checkout-v2")
+                .await
+                .map_err(|e| e.to_string())?;
+            match got.description() {
                 Some("Gradual roll-out of the redesigned checkout") => Ok(()),
                 other => Err(format!("{other:?}")),
             }
@@ -390,8 +379,7 @@ async fn out_of_band_changes_in_evidently_are_reported_and_repaired() {
 async fn evidently_down_for_30_seconds_is_reported_and_recovered_from() {
     let mut e = env("outage").await;
     let logs = e.logs();
-    seed_project(&e.ev, "shop").await;
-    seed_feature(&e.ev, "shop", "checkout", &["legacy", "v2"]).await;
+    seed_checkout(&e.ev).await;
     apply(&e.admin, &e.ns, &example("checkout-rollout.yaml", &e.ns)).await;
     with_logs(
         logs.clone(),
@@ -533,8 +521,7 @@ async fn a_hundred_ready_launches_cost_no_writes_when_nothing_changes() {
     let e = env("steady").await;
     let logs = e.logs();
     with_logs(logs, async {
-        seed_project(&e.ev, "shop").await;
-        seed_feature(&e.ev, "shop", "checkout", &["legacy", "v2"]).await;
+        seed_checkout(&e.ev).await;
         for i in 0..100 {
             let mut m = example("checkout-rollout.yaml", &e.ns);
             m["metadata"]["name"] = json!(format!("launch-{i:03}"));
@@ -571,8 +558,7 @@ async fn a_foreign_launch_of_the_same_name_is_not_taken_over_without_the_adopt_a
     let e = env("foreign").await;
     let logs = e.logs();
     with_logs(logs, async {
-        seed_project(&e.ev, "shop").await;
-        seed_feature(&e.ev, "shop", "checkout", &["legacy", "v2"]).await;
+        seed_checkout(&e.ev).await;
         // Someone else's launch, created directly in Evidently.
         e.ev.create_launch()
             .project("shop")
@@ -595,15 +581,9 @@ async fn a_foreign_launch_of_the_same_name_is_not_taken_over_without_the_adopt_a
             message.contains("evidently.launch-operator.io/adopt=true"),
             "{message}"
         );
-        let got =
-            e.ev.get_launch()
-                .project("shop")
-                .launch("checkout-v2")
-                .send()
-                .await
-                .unwrap();
+        let got = get_launch(&e.ev, "checkout-v2").await.unwrap();
         assert_eq!(
-            got.launch().unwrap().groups().len(),
+            got.groups().len(),
             1,
             "the foreign launch must be left alone"
         );
@@ -613,14 +593,7 @@ async fn a_foreign_launch_of_the_same_name_is_not_taken_over_without_the_adopt_a
         m["metadata"]["annotations"] = json!({"evidently.launch-operator.io/adopt": "true"});
         apply(&e.admin, &e.ns, &m).await;
         wait_ready(&e.api, "checkout-v2", "True", "Reconciled").await;
-        let got =
-            e.ev.get_launch()
-                .project("shop")
-                .launch("checkout-v2")
-                .send()
-                .await
-                .unwrap();
-        let launch = got.launch().unwrap();
+        let launch = get_launch(&e.ev, "checkout-v2").await.unwrap();
         assert_eq!(launch.groups().len(), 2);
         assert_eq!(
             launch
@@ -649,8 +622,7 @@ async fn only_the_lease_holder_reconciles_and_a_standby_takes_over() {
     let ns = namespace(&admin, "leader").await;
     let emulator = start_emulator(&[]).await;
     let ev = evidently_client(&emulator.url());
-    seed_project(&ev, "shop").await;
-    seed_feature(&ev, "shop", "checkout", &["legacy", "v2"]).await;
+    seed_checkout(&ev).await;
     let election = [
         "--leader-election=true",
         "--leader-election-namespace=launch-operator",
@@ -725,8 +697,7 @@ async fn a_controller_killed_between_create_and_status_write_adopts_its_launch_a
     let ns = namespace(&admin, "crash").await;
     let emulator = start_emulator(&["--fault-delay=CreateLaunch=6s"]).await;
     let ev = evidently_client(&emulator.url());
-    seed_project(&ev, "shop").await;
-    seed_feature(&ev, "shop", "checkout", &["legacy", "v2"]).await;
+    seed_checkout(&ev).await;
     let mut controller = start_controller(&emulator.url(), &ns, &[]).await;
     let logs = vec![controller.log.clone(), emulator.log.clone()];
     with_logs(logs, async {
@@ -736,10 +707,7 @@ async fn a_controller_killed_between_create_and_status_write_adopts_its_launch_a
             "the launch to be committed in the emulator",
             WAIT,
             || async {
-                ev.get_launch()
-                    .project("shop")
-                    .launch("checkout-v2")
-                    .send()
+                get_launch(&ev, "checkout-v2")
                     .await
                     .map(|_| ())
                     .map_err(|e| e.to_string())

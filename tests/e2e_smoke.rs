@@ -28,6 +28,11 @@ fn read_manifest(path: &Path) -> Value {
     serde_json::to_value(serde_yaml::from_str::<serde_yaml::Value>(&text).unwrap()).unwrap()
 }
 
+/// The roll-out example, `checkout-v2`.
+fn checkout_example() -> Value {
+    read_manifest(&repo_root().join("examples/checkout-rollout.yaml"))
+}
+
 async fn create(ns: &str, mut manifest: Value) -> Result<DynamicObject, String> {
     let admin = ControlPlane::shared().admin().await;
     manifest["metadata"]["namespace"] = json!(ns);
@@ -125,7 +130,7 @@ async fn broken_manifests_are_refused_naming_the_field() {
 async fn project_and_name_are_immutable() {
     let admin = ControlPlane::shared().admin().await;
     let ns = namespace(&admin, "smoke-immutable").await;
-    let manifest = read_manifest(&repo_root().join("examples/checkout-rollout.yaml"));
+    let manifest = checkout_example();
     create(&ns, manifest).await.unwrap();
     let api: Api<Launch> = Api::namespaced(admin, &ns);
     for (patch, expected) in [
@@ -159,12 +164,7 @@ async fn project_and_name_are_immutable() {
 async fn the_status_subresource_is_separate_from_the_spec() {
     let admin = ControlPlane::shared().admin().await;
     let ns = namespace(&admin, "smoke-status").await;
-    create(
-        &ns,
-        read_manifest(&repo_root().join("examples/checkout-rollout.yaml")),
-    )
-    .await
-    .unwrap();
+    create(&ns, checkout_example()).await.unwrap();
     let api: Api<Launch> = Api::namespaced(admin, &ns);
     let status = json!({"status": {"arn": "arn:aws:evidently:us-east-1:1:project/shop/launch/checkout-v2", "status": "CREATED"}});
     api.patch_status(
@@ -197,12 +197,7 @@ async fn kubectl_get_wide_shows_the_printer_columns() {
     let cp = ControlPlane::shared();
     let admin = cp.admin().await;
     let ns = namespace(&admin, "smoke-kubectl").await;
-    create(
-        &ns,
-        read_manifest(&repo_root().join("examples/checkout-rollout.yaml")),
-    )
-    .await
-    .unwrap();
+    create(&ns, checkout_example()).await.unwrap();
     let api: Api<Launch> = Api::namespaced(admin, &ns);
     let status = json!({"status": {
         "arn": "arn:aws:evidently:us-east-1:1:project/shop/launch/checkout-v2", "status": "RUNNING",
