@@ -22,6 +22,12 @@ struct CallLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EventLabels {
+    /// `Published`, `Failed` (the API server refused it) or `Dropped` (the queue was full).
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReadyLabels {
     ready: String,
 }
@@ -34,6 +40,7 @@ pub struct Metrics {
     duration: Histogram,
     calls: Family<CallLabels, Counter>,
     launches: Family<ReadyLabels, Gauge>,
+    events: Family<EventLabels, Counter>,
     /// Ready status by object uid, to keep the `launches` gauge exact.
     ready_by_uid: Mutex<HashMap<String, &'static str>>,
 }
@@ -79,8 +86,15 @@ impl Metrics {
             "Launch resources by Ready condition status",
             launches.clone(),
         );
+        let events = Family::<EventLabels, Counter>::default();
+        registry.register(
+            "events",
+            "Kubernetes Events, by outcome: Published, Failed or Dropped (queue full)",
+            events.clone(),
+        );
         Metrics {
             registry,
+            events,
             reconciles,
             failures,
             duration,
@@ -108,6 +122,17 @@ impl Metrics {
                 outcome: outcome.to_string(),
             })
             .inc();
+    }
+
+    /// Counts a Kubernetes Event by outcome (`Published`, `Failed`, `Dropped`); returns the
+    /// count so far for that outcome.
+    pub fn event(&self, outcome: &'static str) -> u64 {
+        self.events
+            .get_or_create(&EventLabels {
+                outcome: outcome.to_string(),
+            })
+            .inc()
+            + 1
     }
 
     /// Records the Ready status (`True`, `False`, `Unknown`) of an object, or its removal.

@@ -48,10 +48,11 @@ use hyper_util::{
 use k8s_openapi::api::events::v1::Event;
 use kube::{
     Api, Client,
-    api::{DeleteParams, ListParams, Patch, PatchParams, PostParams},
+    api::{DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams},
+    core::{ApiResource, GroupVersionKind},
     runtime::watcher,
 };
-use launch_operator::crd::Launch;
+use launch_operator::{controller::reconcile::FINALIZER, crd::Launch};
 use serde_json::{Value, json};
 use support::{
     ControlPlane, Process, evidently_client, http_get, metric, namespace, repo_root,
@@ -63,7 +64,9 @@ const PER_PROJECT: usize = 400;
 /// Launches per namespace.
 const PER_NAMESPACE: usize = 500;
 const API_VERSION: &str = "evidently.launch-operator.io/v1alpha1";
-const BENCH_FINALIZER: &str = "evidently.launch-operator.io/bench";
+/// deploy/'s MutatingAdmissionPolicy that adds the finalizer to new Launches.
+const POLICY_FILE: &str = "deploy/components/finalizer-at-admission/finalizer-policy.yaml";
+const POLICY_BINDING: &str = "launch-operator-finalizer";
 const MUTATING: &[&str] = &[
     "CreateLaunch",
     "UpdateLaunch",
@@ -168,6 +171,8 @@ struct Results {
     /// The controller's own writes, made by the client with no controller.
     floor: Duration,
     converge: Duration,
+    /// The same with the finalizer admission policy unbound (the controller adds each one).
+    converge_no_policy: Duration,
     /// Controller RSS one second after start, no launches.
     start_rss_kib: u64,
     /// Time for the client to submit the N applies (during the controller run).
@@ -265,12 +270,24 @@ impl Results {
             row(
                 "convergence",
                 format!(
-                    "the controller's own writes by the client, no controller: {n} × (create, finalizer patch, status patch, 2 events)"
+                    "the controller's own writes by the client, no controller: {n} × (create, status patch, 1 event)"
                 ),
                 format!(
                     "{:.1} s; controller / this = {:.2}",
                     self.floor.as_secs_f64(),
                     self.converge.as_secs_f64() / self.floor.as_secs_f64()
+                ),
+                String::new(),
+            ),
+            row(
+                "convergence",
+                format!(
+                    "without the finalizer admission policy (Kubernetes < 1.36; the controller adds each finalizer): {n} applied at once → all Ready"
+                ),
+                format!(
+                    "{:.1} s; / baseline = {:.2}",
+                    self.converge_no_policy.as_secs_f64(),
+                    self.converge_no_policy.as_secs_f64() / self.baseline.as_secs_f64()
                 ),
                 String::new(),
             ),
@@ -547,6 +564,11 @@ impl Layout {
         format!("{}-{i:05}", self.prefix)
     }
 
+    /// Evidently project number `p` of this layout.
+    fn project(&self, p: usize) -> String {
+        format!("{}-p{p}", self.prefix)
+    }
+
     fn key(&self, i: usize) -> String {
         format!("{}/{}", self.namespace(i), self.name(i))
     }
@@ -557,7 +579,7 @@ impl Layout {
             "kind": "Launch",
             "metadata": {"name": self.name(i), "namespace": self.namespace(i)},
             "spec": {
-                "project": format!("bench-{}", i % self.projects),
+                "project": self.project(i % self.projects),
                 "description": "benchmark roll-out",
                 "groups": [
                     {"name": "control", "feature": "f", "variation": "v1"},
@@ -576,7 +598,7 @@ impl Layout {
     async fn seed(&self, emulator: &Process) {
         let ev = evidently_client(&emulator.url());
         for p in 0..self.projects {
-            let project = format!("bench-{p}");
+            let project = self.project(p);
             ev.create_project()
                 .name(&project)
                 .send()
@@ -636,7 +658,7 @@ impl Layout {
 
 /// The status the controller writes for a Ready launch (what the baseline writes itself).
 fn ready_status(layout: &Layout, i: usize) -> Value {
-    let project = format!("bench-{}", i % layout.projects);
+    let project = layout.project(i % layout.projects);
     json!({
         "apiVersion": API_VERSION,
         "kind": "Launch",
@@ -796,8 +818,8 @@ fn event_for(layout: &Layout, i: usize, uid: &str, reason: &str) -> Event {
 enum Writes {
     /// Create, then one status patch: the least any controller needs.
     Minimal,
-    /// Every write the controller makes for a new launch: create, finalizer patch, status
-    /// patch, and its two events (Created, Ready transition).
+    /// Every write the controller makes for a new launch: create (the finalizer is added at
+    /// admission), status patch, and its one event (Created).
     Controller,
 }
 
@@ -821,24 +843,6 @@ async fn baseline(admin: &Client, s: &Settings, writes: Writes) -> Duration {
                     .expect("create");
                 let uid = created.metadata.uid.unwrap_or_default();
                 let events: Api<Event> = Api::namespaced(admin.clone(), layout.namespace(i));
-                if writes == Writes::Controller {
-                    // kube's finalizer helper sends a JSON patch; a merge patch costs the
-                    // API server the same (one update of the object).
-                    api.patch(
-                        &layout.name(i),
-                        &PatchParams::default(),
-                        &Patch::Merge(json!({"metadata": {"finalizers": [BENCH_FINALIZER]}})),
-                    )
-                    .await
-                    .expect("finalizer patch");
-                    events
-                        .create(
-                            &PostParams::default(),
-                            &event_for(layout, i, &uid, "Created"),
-                        )
-                        .await
-                        .expect("event");
-                }
                 api.patch_status(
                     &layout.name(i),
                     &PatchParams::apply("bench-baseline").force(),
@@ -850,7 +854,7 @@ async fn baseline(admin: &Client, s: &Settings, writes: Writes) -> Duration {
                     events
                         .create(
                             &PostParams::default(),
-                            &event_for(layout, i, &uid, "Reconciled"),
+                            &event_for(layout, i, &uid, "Created"),
                         )
                         .await
                         .expect("event");
@@ -859,8 +863,9 @@ async fn baseline(admin: &Client, s: &Settings, writes: Writes) -> Duration {
         })
         .await;
     let took = started.elapsed();
-    // Gone before any controller starts: finalizers dropped, then deleted at once.
-    if writes == Writes::Controller {
+    // Gone before any controller starts: finalizers (from the admission policy) dropped, then
+    // deleted at once.
+    {
         stream::iter(0..s.n)
             .for_each_concurrent(s.client_concurrency, |i| {
                 let layout = &layout;
@@ -885,6 +890,63 @@ async fn baseline(admin: &Client, s: &Settings, writes: Writes) -> Duration {
             .expect("delete the baseline's objects");
     }
     took
+}
+
+/// Whether a new Launch gets the controller's finalizer at admission right now (dry-run create).
+async fn admission_adds_finalizer(admin: &Client, layout: &Layout) -> bool {
+    let mut probe: Launch = serde_json::from_value(layout.manifest(0)).unwrap();
+    probe.metadata.name = Some("bench-admission-probe".into());
+    let params = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    let created = layout
+        .api(admin, 0)
+        .create(&params, &probe)
+        .await
+        .expect("dry-run create");
+    created
+        .metadata
+        .finalizers
+        .unwrap_or_default()
+        .iter()
+        .any(|f| f == FINALIZER)
+}
+
+/// Binds (as deploy/ does) or unbinds the finalizer admission policy, and waits until the API
+/// server acts on it.
+async fn set_admission_policy(admin: &Client, layout: &Layout, on: bool) {
+    if on {
+        support::control_plane::apply_file(admin, &repo_root().join(POLICY_FILE)).await;
+    } else {
+        let resource = ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk(
+                "admissionregistration.k8s.io",
+                "v1",
+                "MutatingAdmissionPolicyBinding",
+            ),
+            "mutatingadmissionpolicybindings",
+        );
+        Api::<DynamicObject>::all_with(admin.clone(), &resource)
+            .delete(POLICY_BINDING, &DeleteParams::default())
+            .await
+            .expect("unbind the admission policy");
+    }
+    support::eventually(
+        &format!(
+            "the finalizer admission policy to be {}",
+            if on { "on" } else { "off" }
+        ),
+        Duration::from_secs(30),
+        || async {
+            if admission_adds_finalizer(admin, layout).await == on {
+                Ok(())
+            } else {
+                Err("not yet".to_string())
+            }
+        },
+    )
+    .await;
 }
 
 async fn run(s: &Settings) -> Results {
@@ -978,10 +1040,27 @@ async fn run(s: &Settings) -> Results {
     }
     println!("latency: p50 {:?} p99 {:?}", r.p(0.5), r.p(0.99));
 
-    // Deletion of everything, which also leaves the cluster empty for the memory phase.
-    r.deleted = s.n + s.seq;
+    // 1b. Convergence with the admission policy unbound: the controller adds every finalizer.
+    set_admission_policy(&admin, &layout, false).await;
+    let plain = Layout::new(&admin, "bench-nopolicy", s.n).await;
+    plain.seed(&emulator).await;
     let t = Instant::now();
-    for ns in &layout.namespaces {
+    plain.apply_all(&admin, 0..s.n, s.client_concurrency).await;
+    let keys: Vec<String> = (0..s.n).map(|i| plain.key(i)).collect();
+    let last = tracker
+        .wait_all(&keys, converge_timeout(s.n), Duration::from_millis(50))
+        .await;
+    r.converge_no_policy = last - t;
+    set_admission_policy(&admin, &layout, true).await;
+    println!(
+        "convergence without the admission policy: {:?}",
+        r.converge_no_policy
+    );
+
+    // Deletion of everything, which also leaves the cluster empty for the memory phase.
+    r.deleted = s.n + s.seq + s.n;
+    let t = Instant::now();
+    for ns in layout.namespaces.iter().chain(&plain.namespaces) {
         Api::<Launch>::namespaced(admin.clone(), ns)
             .delete_collection(&DeleteParams::default(), &ListParams::default())
             .await
@@ -991,7 +1070,7 @@ async fn run(s: &Settings) -> Results {
         "every launch deleted",
         converge_timeout(r.deleted),
         || async {
-            let left = layout.versions(&admin).await.len();
+            let left = layout.versions(&admin).await.len() + plain.versions(&admin).await.len();
             if left == 0 {
                 Ok(())
             } else {

@@ -102,6 +102,8 @@ fn the_emulator_overlay_installs_the_operator_pointed_at_the_in_cluster_emulator
             "ClusterRoleBinding/launch-operator",
             "CustomResourceDefinition/launches.evidently.launch-operator.io",
             "Deployment/launch-operator",
+            "MutatingAdmissionPolicy/launch-operator-finalizer",
+            "MutatingAdmissionPolicyBinding/launch-operator-finalizer",
             "Namespace/launch-operator",
             "Role/launch-operator-leader-election",
             "RoleBinding/launch-operator-leader-election",
@@ -135,6 +137,44 @@ fn the_aws_overlay_has_no_emulator_and_an_iam_role_to_fill_in() {
     let env = env_of(find(&objects, "Deployment", "launch-operator"));
     assert!(env.iter().any(|(k, _)| k == "AWS_REGION"));
     assert!(!env.iter().any(|(k, _)| k == "EVIDENTLY_ENDPOINT"));
+}
+
+#[test]
+fn both_overlays_add_the_controllers_finalizer_at_admission_on_create_only() {
+    for overlay in ["emulator", "aws"] {
+        let objects = render(overlay);
+        let policy = find(
+            &objects,
+            "MutatingAdmissionPolicy",
+            "launch-operator-finalizer",
+        );
+        let rule = &policy["spec"]["matchConstraints"]["resourceRules"][0];
+        assert_eq!(rule["resources"], json!(["launches"]), "{overlay}");
+        assert_eq!(rule["operations"], json!(["CREATE"]), "{overlay}");
+        assert_eq!(
+            policy["spec"]["failurePolicy"],
+            json!("Ignore"),
+            "{overlay}"
+        );
+        let expression = policy["spec"]["mutations"][0]["jsonPatch"]["expression"]
+            .as_str()
+            .unwrap();
+        let quoted = format!("\"{}\"", launch_operator::controller::reconcile::FINALIZER);
+        assert_eq!(
+            expression.matches(&quoted).count(),
+            3,
+            "{overlay}: {expression}"
+        );
+        let binding = find(
+            &objects,
+            "MutatingAdmissionPolicyBinding",
+            "launch-operator-finalizer",
+        );
+        assert_eq!(
+            binding["spec"]["policyName"],
+            json!("launch-operator-finalizer")
+        );
+    }
 }
 
 #[test]

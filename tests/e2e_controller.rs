@@ -15,10 +15,10 @@ use aws_sdk_evidently::{
 };
 use k8s_openapi::api::{core::v1::Secret, events::v1::Event};
 use kube::{
-    Api, Client,
+    Api, Client, ResourceExt,
     api::{DeleteParams, ListParams, Patch, PatchParams},
 };
-use launch_operator::crd::Launch;
+use launch_operator::{controller::reconcile::FINALIZER, crd::Launch};
 use serde_json::{Value, json};
 use support::{
     ControlPlane, Process, eventually, evidently_client, http_get, namespace, repo_root,
@@ -139,6 +139,20 @@ async fn events(admin: &Client, ns: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Waits for an event with `reason` in `ns` (events are written off the reconcile path, so
+/// they may follow the status by a moment); returns every event seen then.
+async fn wait_event(admin: &Client, ns: &str, reason: &str) -> Vec<(String, String)> {
+    eventually(&format!("a {reason} event"), WAIT, || async {
+        let evs = events(admin, ns).await;
+        if evs.iter().any(|(r, _)| r == reason) {
+            Ok(evs)
+        } else {
+            Err(format!("{evs:?}"))
+        }
+    })
+    .await
+}
+
 struct Env {
     admin: Client,
     ns: String,
@@ -195,12 +209,7 @@ async fn a_launch_is_created_updated_retagged_and_deleted_in_evidently() {
             Some(format!("{}/checkout-v2", e.ns).as_str())
         );
         assert_eq!(tags.get("team").map(String::as_str), Some("payments"));
-        assert!(
-            events(&e.admin, &e.ns)
-                .await
-                .iter()
-                .any(|(r, _)| r == "Created")
-        );
+        wait_event(&e.admin, &e.ns, "Created").await;
 
         // A spec change reaches Evidently.
         let mut changed = example("checkout-rollout.yaml", &e.ns);
@@ -230,6 +239,33 @@ async fn a_launch_is_created_updated_retagged_and_deleted_in_evidently() {
         .await;
         let l = wait_ready(&e.api, "checkout-v2", "True", "Reconciled").await;
         assert_eq!(l.status.unwrap().observed_generation, Some(2));
+        // One event said the launch was created and Ready; the Updated event, written after it
+        // in order, shows no Ready-transition event came in between.
+        let evs = wait_event(&e.admin, &e.ns, "Updated").await;
+        let created: Vec<_> = evs.iter().filter(|(r, _)| r == "Created").collect();
+        assert_eq!(created.len(), 1, "{evs:?}");
+        assert!(created[0].1.contains("matches the spec"), "{evs:?}");
+        assert!(!evs.iter().any(|(r, _)| r == "Reconciled"), "{evs:?}");
+
+        // The finalizer came from the admission policy; removed by hand, the controller puts
+        // it back itself (what it does on clusters without the policy).
+        e.api
+            .patch(
+                "checkout-v2",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+            )
+            .await
+            .unwrap();
+        eventually("the controller to put its finalizer back", WAIT, || async {
+            let l = e.api.get("checkout-v2").await.map_err(|e| e.to_string())?;
+            if l.finalizers() == [FINALIZER.to_string()] {
+                Ok(())
+            } else {
+                Err(format!("{:?}", l.finalizers()))
+            }
+        })
+        .await;
 
         // Delete: the finalizer deletes the Evidently launch first.
         delete_and_wait(&e.api, "checkout-v2").await;
@@ -265,12 +301,7 @@ async fn a_missing_feature_is_reported_and_picked_up_once_it_exists() {
         let l = wait_ready(&e.api, "checkout-v2", "False", "DependencyNotFound").await;
         let (_, _, message) = ready(&l).unwrap();
         assert!(message.contains("checkout"), "{message}");
-        assert!(
-            events(&e.admin, &e.ns)
-                .await
-                .iter()
-                .any(|(r, _)| r == "DependencyNotFound")
-        );
+        wait_event(&e.admin, &e.ns, "DependencyNotFound").await;
 
         // Nobody touches the resource: the backoff retry finds the feature.
         seed_feature(&e.ev, "shop", "checkout", &["legacy", "v2"]).await;
@@ -296,15 +327,7 @@ async fn out_of_band_changes_in_evidently_are_reported_and_repaired() {
             .send()
             .await
             .unwrap();
-        eventually("a LaunchMissing event", WAIT, || async {
-            let evs = events(&e.admin, &e.ns).await;
-            if evs.iter().any(|(r, _)| r == "LaunchMissing") {
-                Ok(())
-            } else {
-                Err(format!("{evs:?}"))
-            }
-        })
-        .await;
+        wait_event(&e.admin, &e.ns, "LaunchMissing").await;
         eventually("the launch to be re-created", WAIT, || async {
             get_launch(&e.ev, "checkout-v2")
                 .await
@@ -603,12 +626,7 @@ async fn a_foreign_launch_of_the_same_name_is_not_taken_over_without_the_adopt_a
                 .map(String::as_str),
             Some(format!("{}/checkout-v2", e.ns).as_str())
         );
-        assert!(
-            events(&e.admin, &e.ns)
-                .await
-                .iter()
-                .any(|(r, _)| r == "Adopted")
-        );
+        wait_event(&e.admin, &e.ns, "Adopted").await;
     })
     .await;
 }
@@ -729,12 +747,7 @@ async fn a_controller_killed_between_create_and_status_write_adopts_its_launch_a
         );
         let listed = ev.list_launches().project("shop").send().await.unwrap();
         assert_eq!(listed.launches().len(), 1, "exactly one launch");
-        assert!(
-            events(&admin, &ns)
-                .await
-                .iter()
-                .any(|(r, _)| r == "Adopted")
-        );
+        wait_event(&admin, &ns, "Adopted").await;
     })
     .await;
 }

@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::{path::Path, process::Command};
+use std::{path::Path, process::Command, time::Duration};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::{
@@ -15,6 +15,8 @@ use kube::{
 use launch_operator::crd::Launch;
 use serde_json::{Value, json};
 use support::{ControlPlane, namespace, repo_root};
+
+const WAIT: Duration = Duration::from_secs(30);
 
 fn launch_resource() -> ApiResource {
     ApiResource::from_gvk_with_plural(
@@ -269,4 +271,79 @@ async fn kubectl_get_wide_shows_the_printer_columns() {
             .eq(["NAME", "PROJECT", "STATUS", "READY", "AGE"]),
         "{text}"
     );
+}
+
+/// deploy/'s MutatingAdmissionPolicy: a new Launch carries the controller's finalizer from its
+/// first write, server-side apply keeps it (the applier does not own it), a finalizer the
+/// manifest lists itself is not doubled, and updates are left alone.
+#[tokio::test]
+async fn new_launches_get_the_finalizer_at_admission_and_keep_it_on_reapply() {
+    use launch_operator::controller::reconcile::FINALIZER;
+    let cp = ControlPlane::shared();
+    let admin = cp.admin().await;
+    let ns = namespace(&admin, "admission").await;
+    let api: Api<DynamicObject> = Api::namespaced_with(admin, &ns, &launch_resource());
+    let finalizers = |o: &DynamicObject| o.metadata.finalizers.clone().unwrap_or_default();
+
+    // The policy takes effect a moment after it is installed.
+    let mut attempt = 0;
+    let created = support::eventually("the policy to add the finalizer", WAIT, || {
+        attempt += 1;
+        let mut manifest = checkout_example();
+        manifest["metadata"]["name"] = json!(format!("admitted-{attempt}"));
+        let ns = ns.clone();
+        async move {
+            let created = create(&ns, manifest).await?;
+            if created.metadata.finalizers.as_deref() == Some(&[FINALIZER.to_string()][..]) {
+                Ok(created)
+            } else {
+                Err(format!("finalizers {:?}", created.metadata.finalizers))
+            }
+        }
+    })
+    .await;
+    let name = created.name_any();
+
+    let mut manifest = checkout_example();
+    manifest["metadata"]["name"] = json!(name);
+    manifest["spec"]["description"] = json!("re-applied");
+    let reapplied = create(&ns, manifest).await.unwrap();
+    assert_eq!(finalizers(&reapplied), vec![FINALIZER.to_string()]);
+
+    // An update that drops it is not undone (only creates are mutated).
+    let patched = api
+        .patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+        )
+        .await
+        .unwrap();
+    assert!(finalizers(&patched).is_empty());
+
+    let mut listed = checkout_example();
+    listed["metadata"]["name"] = json!("listed-itself");
+    listed["metadata"]["finalizers"] = json!(["example.com/other", FINALIZER]);
+    let created = create(&ns, listed).await.unwrap();
+    assert_eq!(
+        finalizers(&created),
+        vec!["example.com/other".to_string(), FINALIZER.to_string()]
+    );
+    // Nothing here runs a controller: let the objects go.
+    api.patch(
+        "listed-itself",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
+    for i in 1..attempt {
+        let _ = api
+            .patch(
+                &format!("admitted-{i}"),
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+            )
+            .await;
+    }
 }

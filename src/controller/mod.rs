@@ -4,6 +4,8 @@
 //! The reconcile algorithm is in `reconcile.rs`, the status rules in `status.rs`; this file
 //! only starts and stops things.
 
+pub mod cache;
+pub mod events;
 pub mod reconcile;
 pub mod status;
 
@@ -28,7 +30,12 @@ use tracing::{info, warn};
 
 pub use reconcile::{Context, error_policy, reconcile};
 
-use crate::{admin, cli::ControllerArgs, crd::Launch, evidently::Evidently, metrics::Metrics};
+use crate::{admin, cli::ControllerArgs, evidently::Evidently, metrics::Metrics};
+use cache::CachedLaunch;
+
+/// How long queued events may still be written at exit (after [`SHUTDOWN_GRACE`]; together
+/// under the Deployment's 30 s).
+const EVENT_FLUSH_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Name of the leader-election Lease.
 pub const LEASE_NAME: &str = "launch-operator";
@@ -38,24 +45,11 @@ pub const LEASE_NAME: &str = "launch-operator";
 /// server would otherwise keep it alive.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
 
-/// Annotation in which client-side `kubectl apply` keeps a copy of the whole object.
-const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
-
-/// Drops what the controller never reads before an object enters its cache: `managedFields`
-/// alone is more than half of a cached Launch (measured: BENCHMARKS.md), and kubectl's
-/// last-applied copy would double the spec.
-fn prune(launch: &mut Launch) {
-    launch.metadata.managed_fields = None;
-    if let Some(annotations) = launch.metadata.annotations.as_mut() {
-        annotations.remove(LAST_APPLIED);
-    }
-}
-
 /// Reconciles the Launches of `api` until `shutdown`: what `kube::runtime::Controller` does
 /// (cache, one trigger per change, reconciles as tasks, in-flight passes finish on shutdown),
-/// assembled from its parts so that objects are pruned before they are cached.
+/// assembled from its parts so that objects are pruned and kept compact ([`cache`]) before they are cached.
 async fn control(
-    api: Api<Launch>,
+    api: Api<CachedLaunch>,
     ctx: Arc<Context>,
     concurrency: u16,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -63,7 +57,7 @@ async fn control(
     let (store, writer) = reflector::store();
     let changes = watcher(api, watcher::Config::default())
         .default_backoff()
-        .modify(prune)
+        .modify(CachedLaunch::prune)
         .reflect(writer)
         .applied_objects();
     let queue = trigger_self(changes, ()).take_until(shutdown);
@@ -172,14 +166,15 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
         controller: "launch-operator".into(),
         instance: Some(identity),
     };
+    let (events, event_writer) = events::Events::start(client.clone(), reporter, metrics.clone());
     let ctx = Arc::new(Context::new(
         client.clone(),
         evidently,
         metrics,
-        reporter,
+        events,
         args.resync_interval,
     ));
-    let apis: Vec<Api<Launch>> = if args.namespaces.is_empty() {
+    let apis: Vec<Api<CachedLaunch>> = if args.namespaces.is_empty() {
         vec![Api::all(client.clone())]
     } else {
         args.namespaces
@@ -191,6 +186,8 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
         apis.into_iter()
             .map(|api| control(api, ctx.clone(), args.concurrency, shutdown.clone())),
     );
+    // The passes hold the rest; the event writer ends once they are all gone.
+    drop(ctx);
     let grace = {
         let shutdown = shutdown.clone();
         async move {
@@ -227,6 +224,7 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
         }
     };
     ready.store(false, Ordering::Relaxed);
+    event_writer.flush(EVENT_FLUSH_GRACE).await;
     match admin.await {
         Ok(Err(e)) => warn!(error = %e, "admin server"),
         Err(e) => warn!(error = %e, "admin server task"),

@@ -16,16 +16,20 @@ use kube::{
     api::{Patch, PatchParams},
     runtime::{
         controller::Action,
-        events::{Event as KubeEvent, EventType, Recorder, Reporter},
+        events::{Event as KubeEvent, EventType},
         finalizer::{Event as Finalizer, finalizer},
     },
 };
 use serde_json::json;
 use tracing::{Instrument, info, info_span, warn};
 
-use super::status::{Outcome, Retry, next_status, now, ready_of};
+use super::{
+    cache::{CachedLaunch, DecodeError},
+    events::Events,
+    status::{Outcome, Retry, next_status, now, ready_of},
+};
 use crate::{
-    crd::{DeletionPolicy, Launch, validate_spec},
+    crd::{DeletionPolicy, Launch, LaunchStatus, validate_spec},
     evidently::{Evidently, EvidentlyError, ObservedLaunch, diff},
     metrics::Metrics,
     rules::CreateLaunchInput,
@@ -49,11 +53,8 @@ pub struct Context {
     pub client: Client,
     pub evidently: Evidently,
     pub metrics: Arc<Metrics>,
-    /// Who the events come from. Each event is published through a fresh `Recorder`: kube's
-    /// keeps every event it sent for 6 minutes to merge repeats into a series, about 3.5 KiB
-    /// each, 70 MiB after 10,000 new launches (BENCHMARKS.md). This controller publishes on
-    /// transitions only, so repeats are rare; one is a new Event instead of a series patch.
-    pub reporter: Reporter,
+    /// Where events go (written off the reconcile path).
+    pub events: Events,
     pub resync: Duration,
     /// Consecutive failures by object uid, for per-object backoff.
     failures: Mutex<HashMap<String, usize>>,
@@ -64,14 +65,14 @@ impl Context {
         client: Client,
         evidently: Evidently,
         metrics: Arc<Metrics>,
-        reporter: Reporter,
+        events: Events,
         resync: Duration,
     ) -> Self {
         Context {
             client,
             evidently,
             metrics,
-            reporter,
+            events,
             resync,
             failures: Mutex::new(HashMap::new()),
         }
@@ -115,6 +116,8 @@ pub enum Error {
     Cleanup(EvidentlyError),
     #[error("the object has no namespace")]
     MissingNamespace,
+    #[error("cannot read the resource: {0}")]
+    Decode(#[from] DecodeError),
 }
 
 impl Error {
@@ -125,16 +128,41 @@ impl Error {
             Error::Finalizer(_) => "FinalizerError",
             Error::Cleanup(_) => "CleanupFailed",
             Error::MissingNamespace => "MissingNamespace",
+            Error::Decode(_) => "DecodeError",
         }
     }
 }
 
-/// The reconcile entry point given to `kube::runtime::Controller`.
-pub async fn reconcile(launch: Arc<Launch>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let ns = launch.namespace().ok_or(Error::MissingNamespace)?;
-    let span = info_span!("reconcile", namespace = %ns, name = %launch.name_any(), generation = launch.metadata.generation);
+/// The reconcile entry point given to the applier: decodes the cached object, then runs the
+/// pass under the finalizer.
+pub async fn reconcile(cached: Arc<CachedLaunch>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let ns = cached.namespace().ok_or(Error::MissingNamespace)?;
+    let span = info_span!("reconcile", namespace = %ns, name = %cached.name_any(), generation = cached.metadata.generation);
     async move {
         let api: Api<Launch> = Api::namespaced(ctx.client.clone(), &ns);
+        let launch = match cached.decode() {
+            Ok(launch) => Arc::new(launch),
+            // Nothing was created from a spec that cannot be read: say so in the status.
+            Err(e) if cached.metadata.deletion_timestamp.is_none() => {
+                let outcome = Outcome::InvalidSpec(e.to_string());
+                let previous = cached.decode_status();
+                return report(
+                    &api,
+                    cached.as_ref(),
+                    previous.as_ref(),
+                    &outcome,
+                    None,
+                    None,
+                    true,
+                    Instant::now(),
+                    &ctx,
+                )
+                .await;
+            }
+            // Which launch to delete is not known; retried with backoff until the CRD and the
+            // controller agree, or until someone removes the finalizer.
+            Err(e) => return Err(Error::Decode(e)),
+        };
         finalizer(&api, FINALIZER, launch, |event| async {
             match event {
                 Finalizer::Apply(l) => apply(&api, l, &ctx).await,
@@ -148,8 +176,8 @@ pub async fn reconcile(launch: Arc<Launch>, ctx: Arc<Context>) -> Result<Action,
     .await
 }
 
-/// The error policy given to `kube::runtime::Controller`: per-object backoff.
-pub fn error_policy(launch: Arc<Launch>, error: &Error, ctx: Arc<Context>) -> Action {
+/// The error policy given to the applier: per-object backoff.
+pub fn error_policy(launch: Arc<CachedLaunch>, error: &Error, ctx: Arc<Context>) -> Action {
     let delay = ctx.backoff(
         &launch.uid().unwrap_or_default(),
         Duration::from_secs(1),
@@ -159,9 +187,9 @@ pub fn error_policy(launch: Arc<Launch>, error: &Error, ctx: Arc<Context>) -> Ac
     Action::requeue(delay)
 }
 
-async fn publish(
+fn publish<K: Resource<DynamicType = ()>>(
     ctx: &Context,
-    launch: &Launch,
+    launch: &K,
     type_: EventType,
     reason: &str,
     action: &str,
@@ -174,10 +202,7 @@ async fn publish(
         action: action.into(),
         secondary: None,
     };
-    let recorder = Recorder::new(ctx.client.clone(), ctx.reporter.clone());
-    if let Err(e) = recorder.publish(&event, &launch.object_ref(&())).await {
-        warn!(error = %e, reason, "cannot publish event");
-    }
+    ctx.events.publish(event, launch.object_ref(&()));
 }
 
 fn owner_of(launch: &Launch) -> String {
@@ -190,15 +215,38 @@ fn owner_of(launch: &Launch) -> String {
 
 async fn apply(api: &Api<Launch>, launch: Arc<Launch>, ctx: &Context) -> Result<Action, Error> {
     let started = Instant::now();
-    let previous = launch.status.as_ref();
-    let (outcome, observed, desired) = converge(&launch, ctx).await;
-    let status = next_status(
-        previous,
-        observed.as_ref(),
+    let mut created = false;
+    let (outcome, observed, desired) = converge(&launch, ctx, &mut created).await;
+    report(
+        api,
+        launch.as_ref(),
+        launch.status.as_ref(),
         &outcome,
-        launch.metadata.generation,
-        now(),
-    );
+        observed.as_ref(),
+        desired.as_ref(),
+        !created,
+        started,
+        ctx,
+    )
+    .await
+}
+
+/// Writes the status the pass arrived at (only when it changed), publishes the transition
+/// (unless `announce_ready` is false: a pass that created the launch says it in one `Created`
+/// event), and picks the next pass.
+#[allow(clippy::too_many_arguments)]
+async fn report<K: Resource<DynamicType = ()>>(
+    api: &Api<Launch>,
+    launch: &K,
+    previous: Option<&LaunchStatus>,
+    outcome: &Outcome,
+    observed: Option<&ObservedLaunch>,
+    desired: Option<&CreateLaunchInput>,
+    announce_ready: bool,
+    started: Instant,
+    ctx: &Context,
+) -> Result<Action, Error> {
+    let status = next_status(previous, observed, outcome, launch.meta().generation, now());
 
     if previous != Some(&status) {
         let patch = json!({ "apiVersion": API_VERSION, "kind": "Launch", "status": status });
@@ -211,7 +259,8 @@ async fn apply(api: &Api<Launch>, launch: Arc<Launch>, ctx: &Context) -> Result<
     }
 
     let ready = if outcome.is_ready() { "True" } else { "False" };
-    if ready_of(previous) != Some((ready.to_string(), outcome.reason().to_string())) {
+    let transition = ready_of(previous) != Some((ready.to_string(), outcome.reason().to_string()));
+    if transition && (announce_ready || !outcome.is_ready()) {
         let type_ = if outcome.is_ready() {
             EventType::Normal
         } else {
@@ -219,13 +268,12 @@ async fn apply(api: &Api<Launch>, launch: Arc<Launch>, ctx: &Context) -> Result<
         };
         publish(
             ctx,
-            &launch,
+            launch,
             type_,
             outcome.reason(),
             "Reconcile",
-            outcome.message(observed.as_ref()),
-        )
-        .await;
+            outcome.message(observed),
+        );
     }
 
     let uid = launch.uid().unwrap_or_default();
@@ -237,7 +285,7 @@ async fn apply(api: &Api<Launch>, launch: Arc<Launch>, ctx: &Context) -> Result<
     Ok(match outcome.retry() {
         Retry::OnChange => {
             ctx.succeeded(&uid);
-            Action::requeue(next_requeue(desired.as_ref(), ctx.resync))
+            Action::requeue(next_requeue(desired, ctx.resync))
         }
         Retry::Backoff { base, max } => Action::requeue(ctx.backoff(&uid, base, max)),
     })
@@ -265,6 +313,7 @@ fn is_ended(status: &str) -> bool {
 async fn converge(
     launch: &Launch,
     ctx: &Context,
+    created: &mut bool,
 ) -> (Outcome, Option<ObservedLaunch>, Option<CreateLaunchInput>) {
     let spec = match serde_json::to_value(&launch.spec) {
         Ok(v) => v,
@@ -287,7 +336,7 @@ async fn converge(
     let owner = owner_of(launch);
     let mut tags: BTreeMap<String, String> = desired.tags.clone().unwrap_or_default();
     tags.insert(OWNER_TAG.into(), owner.clone());
-    let (outcome, observed) = converge_valid(launch, ctx, &desired, &tags, &owner).await;
+    let (outcome, observed) = converge_valid(launch, ctx, &desired, &tags, &owner, created).await;
     (outcome, observed, Some(desired))
 }
 
@@ -297,6 +346,7 @@ async fn converge_valid(
     desired: &CreateLaunchInput,
     tags: &BTreeMap<String, String>,
     owner: &str,
+    created: &mut bool,
 ) -> (Outcome, Option<ObservedLaunch>) {
     let ev = &ctx.evidently;
     let known = launch
@@ -319,8 +369,7 @@ async fn converge_valid(
                         "launch {} no longer exists in Evidently; re-creating it",
                         desired.name
                     ),
-                )
-                .await;
+                );
                 None
             }
             Err(e) => return (Outcome::from_error(&e), None),
@@ -339,9 +388,13 @@ async fn converge_valid(
                     EventType::Normal,
                     "Created",
                     "CreateLaunch",
-                    format!("created launch {}", o.arn),
-                )
-                .await;
+                    format!(
+                        "created launch {}; {}",
+                        o.arn,
+                        Outcome::Reconciled.message(Some(&o))
+                    ),
+                );
+                *created = true;
                 return (Outcome::Reconciled, Some(o));
             }
             Err(EvidentlyError::Conflict(_)) => {
@@ -376,8 +429,7 @@ async fn converge_valid(
                             "Adopted",
                             "AdoptLaunch",
                             format!("adopted launch {}", o.arn),
-                        )
-                        .await;
+                        );
                         o
                     }
                     Err(e) => return (Outcome::from_error(&e), None),
@@ -406,8 +458,7 @@ async fn converge_valid(
                     "Updated",
                     "UpdateLaunch",
                     format!("updated {} in Evidently", drift.changed.join(", ")),
-                )
-                .await;
+                );
                 let tags_before = std::mem::take(&mut observed.tags);
                 observed = o;
                 observed.tags = tags_before;
@@ -451,13 +502,12 @@ async fn cleanup(launch: Arc<Launch>, ctx: &Context) -> Result<Action, Error> {
     if launch.spec.deletion_policy.unwrap_or_default() == DeletionPolicy::Retain {
         publish(
             ctx,
-            &launch,
+            launch.as_ref(),
             EventType::Normal,
             "Retained",
             "DeleteLaunch",
             format!("left launch {name} in Evidently (deletionPolicy Retain)"),
-        )
-        .await;
+        );
         return Ok(Action::await_change());
     }
     let ev = &ctx.evidently;
@@ -474,13 +524,12 @@ async fn cleanup(launch: Arc<Launch>, ctx: &Context) -> Result<Action, Error> {
     if !ours {
         publish(
             ctx,
-            &launch,
+            launch.as_ref(),
             EventType::Normal,
             "NotDeleted",
             "DeleteLaunch",
             format!("launch {name} in Evidently is not owned by this resource; left in place"),
-        )
-        .await;
+        );
         return Ok(Action::await_change());
     }
     if observed.status == "RUNNING" {
@@ -498,12 +547,11 @@ async fn cleanup(launch: Arc<Launch>, ctx: &Context) -> Result<Action, Error> {
     }
     publish(
         ctx,
-        &launch,
+        launch.as_ref(),
         EventType::Normal,
         "Deleted",
         "DeleteLaunch",
         format!("deleted launch {} from Evidently", observed.arn),
-    )
-    .await;
+    );
     Ok(Action::await_change())
 }

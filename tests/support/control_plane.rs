@@ -422,8 +422,8 @@ pub async fn apply_file(client: &Client, path: &Path) {
     }
 }
 
-/// Installs the CRD, the operator's namespace and RBAC from `deploy/`, and mints a token for
-/// its ServiceAccount.
+/// Installs the CRD, the operator's namespace and RBAC and the finalizer admission policy from
+/// `deploy/`, and mints a token for its ServiceAccount.
 async fn install(admin: &Client) -> String {
     let root = repo_root();
     apply_file(admin, &root.join("crds/launch.yaml")).await;
@@ -444,6 +444,11 @@ async fn install(admin: &Client) -> String {
             .unwrap();
     let _ = namespaces.create(&PostParams::default(), &ns).await;
     apply_file(admin, &root.join("deploy/base/rbac.yaml")).await;
+    apply_file(
+        admin,
+        &root.join("deploy/components/finalizer-at-admission/finalizer-policy.yaml"),
+    )
+    .await;
 
     let sas: Api<ServiceAccount> = Api::namespaced(admin.clone(), OPERATOR_NAMESPACE);
     let request: TokenRequest =

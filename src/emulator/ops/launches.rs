@@ -13,7 +13,7 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{PageRequest, Reply, check_quota, load, require_project, save};
+use super::{PageRequest, Reply, check_quota, load, project_exists, require_project, save};
 use crate::{
     emulator::{
         arn::Arns,
@@ -65,10 +65,21 @@ fn resolve_references(
 ) -> Result<(Vec<Key>, Option<ScheduledSplitsLaunchConfig>), ApiError> {
     let mut refs = Vec::new();
     let mut violations = Vec::new();
+    // Groups often share a feature: each is read once.
+    let mut features: Vec<(&str, Feature)> = Vec::new();
     for (i, g) in groups.iter().enumerate() {
         let key = Key::new(Kind::Feature, project, &g.feature);
-        let feature: Feature = load(r, &key)?
-            .ok_or_else(|| ApiError::not_found(Kind::Feature, arns.feature(project, &g.feature)))?;
+        let at = match features.iter().position(|(name, _)| *name == g.feature) {
+            Some(at) => at,
+            None => {
+                let feature: Feature = load(r, &key)?.ok_or_else(|| {
+                    ApiError::not_found(Kind::Feature, arns.feature(project, &g.feature))
+                })?;
+                features.push((&g.feature, feature));
+                features.len() - 1
+            }
+        };
+        let feature = &features[at].1;
         if !feature.variations.iter().any(|v| v.name == g.variation) {
             violations.push(Violation::with_value(
                 &format!("groups[{i}].variation"),
@@ -120,7 +131,8 @@ fn require_launch(
     }
 }
 
-fn store(tx: &mut dyn Tx, project: &str, launch: &Launch) -> Result<(), ApiError> {
+/// Stores the launch; returns the stored text (which is also the reply's `launch`).
+fn store(tx: &mut dyn Tx, project: &str, launch: &Launch) -> Result<String, ApiError> {
     save(
         tx,
         &Key::new(Kind::Launch, project, &launch.name),
@@ -131,7 +143,7 @@ fn store(tx: &mut dyn Tx, project: &str, launch: &Launch) -> Result<(), ApiError
 
 pub fn create(tx: &mut dyn Tx, arns: &Arns, input: CreateLaunchInput) -> Result<Reply, ApiError> {
     let project = arns.project_name(&input.project)?;
-    require_project(tx, arns, &project)?;
+    project_exists(tx, arns, &project)?;
     let key = Key::new(Kind::Launch, &project, &input.name);
     let arn = arns.launch(&project, &input.name);
     if tx.get(&key)?.is_some() {
@@ -174,9 +186,9 @@ pub fn create(tx: &mut dyn Tx, arns: &Arns, input: CreateLaunchInput) -> Result<
         scheduled_splits_definition: splits,
         tags: input.tags.unwrap_or_default(),
     };
-    store(tx, &project, &launch)?;
+    let text = store(tx, &project, &launch)?;
     tx.set_refs(&key, &refs)?;
-    Reply::json(&json!({"launch": launch}))
+    Ok(Reply(format!("{{\"launch\":{text}}}")))
 }
 
 /// GetLaunch answers with the stored document as it is: no parsing on the hottest path.
@@ -299,8 +311,8 @@ pub fn start(tx: &mut dyn Tx, arns: &Arns, input: LaunchInput) -> Result<Reply, 
         ended_time: None,
     });
     launch.last_updated_time = t;
-    store(tx, &project, &launch)?;
-    Reply::json(&json!({"launch": launch}))
+    let text = store(tx, &project, &launch)?;
+    Ok(Reply(format!("{{\"launch\":{text}}}")))
 }
 
 pub fn stop(tx: &mut dyn Tx, arns: &Arns, input: StopLaunchInput) -> Result<Reply, ApiError> {

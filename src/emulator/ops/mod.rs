@@ -50,16 +50,24 @@ pub(crate) fn load<T: DeserializeOwned>(r: &dyn Reader, key: &Key) -> Result<Opt
     }
 }
 
-/// Stores a document.
+/// Stores a document; returns its text.
 pub(crate) fn save<T: Serialize>(
     tx: &mut dyn Tx,
     key: &Key,
     status: Option<&str>,
     doc: &T,
-) -> Result<(), ApiError> {
+) -> Result<String, ApiError> {
     let text = serde_json::to_string(doc).map_err(StoreError::Document)?;
     tx.put(key, status, &text)?;
-    Ok(())
+    Ok(text)
+}
+
+/// ResourceNotFoundException unless the project exists (without reading its document).
+pub(crate) fn project_exists(r: &dyn Reader, arns: &Arns, project: &str) -> Result<(), ApiError> {
+    match r.get(&Key::new(Kind::Project, "", project))? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::not_found(Kind::Project, arns.project(project))),
+    }
 }
 
 /// The project, or ResourceNotFoundException.

@@ -233,16 +233,29 @@ fn write_loop(conn: Connection, queue: mpsc::Receiver<Box<dyn Job>>) {
 }
 
 fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
-    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let exec = |sql: &str| -> Result<(), StoreError> {
+        conn.prepare_cached(sql)?.execute([])?;
+        Ok(())
+    };
+    exec("BEGIN IMMEDIATE")?;
+    if let [job] = batch {
+        // Alone in its batch: the transaction is the job's.
+        if job.run(&mut Conn(conn)) {
+            exec("COMMIT")?;
+        } else {
+            exec("ROLLBACK")?;
+        }
+        return Ok(());
+    }
     for job in batch.iter_mut() {
-        conn.execute_batch("SAVEPOINT job")?;
+        exec("SAVEPOINT job")?;
         let keep = job.run(&mut Conn(conn));
         if !keep {
-            conn.execute_batch("ROLLBACK TO job")?;
+            exec("ROLLBACK TO job")?;
         }
-        conn.execute_batch("RELEASE job")?;
+        exec("RELEASE job")?;
     }
-    conn.execute_batch("COMMIT")?;
+    exec("COMMIT")?;
     Ok(())
 }
 
