@@ -4,7 +4,8 @@
 //!
 //! 1. convergence: N Launches applied at once, time until every one is Ready with an ARN,
 //!    against the baseline of the same client writing the same objects itself (create, then one
-//!    status patch each, same client concurrency) with no controller;
+//!    status patch each, same client concurrency) with no controller and no admission policy;
+//!    and N more with deploy/'s finalizer admission policy unbound;
 //! 2. steady state: N Ready launches left alone: writes to the API server, mutating Evidently
 //!    calls, GetLaunch calls, controller CPU;
 //! 3. latency: apply → Ready of single launches, one after the other;
@@ -167,7 +168,10 @@ impl Settings {
 #[derive(Debug, Default)]
 struct Results {
     n: usize,
+    /// Minimal writes, no admission policy bound: the control plane's own limit.
     baseline: Duration,
+    /// The same minimal writes with the finalizer admission policy bound.
+    baseline_policy: Duration,
     /// The controller's own writes, made by the client with no controller.
     floor: Duration,
     converge: Duration,
@@ -253,12 +257,21 @@ impl Results {
             ),
             row(
                 "convergence",
-                format!("baseline, no controller: {n} creates + {n} status patches"),
+                format!(
+                    "baseline, no controller, no admission policy: {n} creates + {n} status patches"
+                ),
                 format!(
                     "{:.1} s ({:.0} objects/s)",
                     self.baseline.as_secs_f64(),
                     n as f64 / self.baseline.as_secs_f64()
                 ),
+                String::new(),
+            ),
+            row(
+                "convergence",
+                "the same baseline with the finalizer admission policy bound (its cost on creates)"
+                    .into(),
+                format!("{:.1} s", self.baseline_policy.as_secs_f64()),
                 String::new(),
             ),
             row(
@@ -971,7 +984,12 @@ async fn run(s: &Settings) -> Results {
     println!("emulator: {:?}", r.emulator);
 
     // 1. Convergence: baseline, then the controller.
+    // The baseline is the bare control plane: no admission policy.
+    let probe = Layout::new(&admin, "bench-probe", 1).await;
+    set_admission_policy(&admin, &probe, false).await;
     r.baseline = baseline(&admin, s, Writes::Minimal).await;
+    set_admission_policy(&admin, &probe, true).await;
+    r.baseline_policy = baseline(&admin, s, Writes::Minimal).await;
     r.floor = baseline(&admin, s, Writes::Controller).await;
     println!(
         "baseline: {:?}, the controller's writes: {:?}",
@@ -1041,7 +1059,7 @@ async fn run(s: &Settings) -> Results {
     println!("latency: p50 {:?} p99 {:?}", r.p(0.5), r.p(0.99));
 
     // 1b. Convergence with the admission policy unbound: the controller adds every finalizer.
-    set_admission_policy(&admin, &layout, false).await;
+    set_admission_policy(&admin, &probe, false).await;
     let plain = Layout::new(&admin, "bench-nopolicy", s.n).await;
     plain.seed(&emulator).await;
     let t = Instant::now();
@@ -1051,7 +1069,7 @@ async fn run(s: &Settings) -> Results {
         .wait_all(&keys, converge_timeout(s.n), Duration::from_millis(50))
         .await;
     r.converge_no_policy = last - t;
-    set_admission_policy(&admin, &layout, true).await;
+    set_admission_policy(&admin, &probe, true).await;
     println!(
         "convergence without the admission policy: {:?}",
         r.converge_no_policy
@@ -1390,6 +1408,7 @@ async fn bench_smoke_tiny_n() {
     assert!(r.memory.iter().all(|m| m.1 > 0));
     assert_eq!(r.emulator.len(), 6);
     assert!(r.emulator.iter().all(|e| e.2 > 0.0));
-    assert_eq!(r.deleted, s.n + s.seq);
-    assert!(r.rows().len() >= 15);
+    assert!(r.converge_no_policy > Duration::ZERO && r.baseline_policy > Duration::ZERO);
+    assert_eq!(r.deleted, s.n + s.seq + s.n);
+    assert!(r.rows().len() >= 17);
 }

@@ -147,7 +147,6 @@ pub async fn reconcile(cached: Arc<CachedLaunch>, ctx: Arc<Context>) -> Result<A
                 let outcome = Outcome::InvalidSpec(e.to_string());
                 let previous = cached.decode_status();
                 return report(
-                    &api,
                     cached.as_ref(),
                     previous.as_ref(),
                     &outcome,
@@ -165,7 +164,7 @@ pub async fn reconcile(cached: Arc<CachedLaunch>, ctx: Arc<Context>) -> Result<A
         };
         finalizer(&api, FINALIZER, launch, |event| async {
             match event {
-                Finalizer::Apply(l) => apply(&api, l, &ctx).await,
+                Finalizer::Apply(l) => apply(l, &ctx).await,
                 Finalizer::Cleanup(l) => cleanup(l, &ctx).await,
             }
         })
@@ -213,12 +212,11 @@ fn owner_of(launch: &Launch) -> String {
     )
 }
 
-async fn apply(api: &Api<Launch>, launch: Arc<Launch>, ctx: &Context) -> Result<Action, Error> {
+async fn apply(launch: Arc<Launch>, ctx: &Context) -> Result<Action, Error> {
     let started = Instant::now();
     let mut created = false;
     let (outcome, observed, desired) = converge(&launch, ctx, &mut created).await;
     report(
-        api,
         launch.as_ref(),
         launch.status.as_ref(),
         &outcome,
@@ -236,7 +234,6 @@ async fn apply(api: &Api<Launch>, launch: Arc<Launch>, ctx: &Context) -> Result<
 /// event), and picks the next pass.
 #[allow(clippy::too_many_arguments)]
 async fn report<K: Resource<DynamicType = ()>>(
-    api: &Api<Launch>,
     launch: &K,
     previous: Option<&LaunchStatus>,
     outcome: &Outcome,
@@ -250,6 +247,10 @@ async fn report<K: Resource<DynamicType = ()>>(
 
     if previous != Some(&status) {
         let patch = json!({ "apiVersion": API_VERSION, "kind": "Launch", "status": status });
+        // The answer is read in the cache's lenient form: it must not fail on a spec that
+        // does not decode (the InvalidSpec status of such a spec is written here too).
+        let namespace = launch.meta().namespace.as_deref().unwrap_or_default();
+        let api: Api<CachedLaunch> = Api::namespaced(ctx.client.clone(), namespace);
         api.patch_status(
             &launch.name_any(),
             &PatchParams::apply(FIELD_MANAGER).force(),
