@@ -109,11 +109,19 @@ async fn an_invalid_object_from_before_the_schema_is_reported_and_never_sent_to_
             "{}",
             l.message
         );
-        let events = Api::<k8s_openapi::api::events::v1::Event>::namespaced(admin.clone(), &ns)
-            .list(&ListParams::default())
-            .await
-            .unwrap();
-        assert!(events.items.iter().any(|e| e.reason.as_deref() == Some("InvalidSpec") && e.type_.as_deref() == Some("Warning")));
+        // Events are written after the pass, by a background writer.
+        eventually("a Warning InvalidSpec event", Duration::from_secs(30), || async {
+            let events = Api::<k8s_openapi::api::events::v1::Event>::namespaced(admin.clone(), &ns)
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            if events.items.iter().any(|e| e.reason.as_deref() == Some("InvalidSpec") && e.type_.as_deref() == Some("Warning")) {
+                Ok(())
+            } else {
+                Err(format!("{} events, none Warning InvalidSpec", events.items.len()))
+            }
+        })
+        .await;
 
         // Nothing reached Evidently.
         let (_, metrics) = http_get(&format!("{}/metrics", emulator.url())).await.unwrap();

@@ -8,19 +8,28 @@
 //! [`QUEUE`] wait, new ones are dropped and counted (`launch_operator_events_total{outcome=
 //! "Dropped"}`), as client-go's event broadcaster does; the status always says the same.
 //!
-//! Each event goes through a fresh `Recorder`: kube's keeps every event it sent for 6 minutes to
-//! merge repeats into a series, about 3.5 KiB each, 70 MiB after 10,000 new launches. This
-//! controller publishes on transitions only, so repeats are rare; one becomes a new Event
-//! instead of a series patch.
+//! The `events.k8s.io/v1` Event is built when the pass publishes it, so its `eventTime` is the
+//! pass's, however long it waits. kube's `Recorder` is not used: it stamps the time when it sends,
+//! and it keeps every event it sent for 6 minutes to merge repeats into a series (about 3.5 KiB
+//! each, 70 MiB after 10,000 new launches). This controller publishes on transitions only, so
+//! repeats are rare; one becomes a new Event.
 
 use std::{sync::Arc, time::Duration};
 
-use k8s_openapi::api::core::v1::ObjectReference;
-use kube::{
-    Client,
-    runtime::events::{Event, Recorder, Reporter},
+use k8s_openapi::{
+    api::{core::v1::ObjectReference, events::v1::Event as Record},
+    apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta},
+    jiff::Timestamp,
 };
-use tokio::{sync::mpsc, task::JoinHandle};
+use kube::{
+    Api, Client,
+    api::PostParams,
+    runtime::events::{Event, EventType, Reporter},
+};
+use tokio::{
+    sync::mpsc::{self, error::TrySendError},
+    task::JoinHandle,
+};
 use tracing::warn;
 
 use crate::metrics::Metrics;
@@ -30,7 +39,8 @@ pub const QUEUE: usize = 1024;
 
 /// The sending side, shared by every reconcile pass.
 pub struct Events {
-    queue: mpsc::Sender<(Event, ObjectReference)>,
+    queue: mpsc::Sender<Record>,
+    reporter: Reporter,
     metrics: Arc<Metrics>,
 }
 
@@ -40,20 +50,37 @@ pub struct Writer(JoinHandle<()>);
 impl Events {
     pub fn start(client: Client, reporter: Reporter, metrics: Arc<Metrics>) -> (Events, Writer) {
         let (queue, pending) = mpsc::channel(QUEUE);
-        let task = tokio::spawn(write(client, reporter, metrics.clone(), pending));
-        (Events { queue, metrics }, Writer(task))
+        let task = tokio::spawn(write(client, metrics.clone(), pending));
+        (
+            Events {
+                queue,
+                reporter,
+                metrics,
+            },
+            Writer(task),
+        )
     }
 
-    /// Queues `event` about `object`; never waits.
+    /// Queues `event` about `object`, stamped now; never waits.
     pub fn publish(&self, event: Event, object: ObjectReference) {
-        if let Err(e) = self.queue.try_send((event, object)) {
-            let dropped = self.metrics.event("Dropped");
-            // The first drop of a burst and then every 1024th, not one line per event.
-            if dropped == 1 || dropped.is_multiple_of(1024) {
-                let (event, _) = e.into_inner();
+        let record = record(&self.reporter, event, object, Timestamp::now());
+        match self.queue.try_send(record) {
+            Ok(()) => {}
+            Err(TrySendError::Full(record)) => {
+                let dropped = self.metrics.event("Dropped");
+                // The first drop of a burst and then every 1024th, not one line per event.
+                if dropped == 1 || dropped.is_multiple_of(1024) {
+                    warn!(
+                        reason = record.reason,
+                        dropped, "event queue full ({QUEUE}); dropping events"
+                    );
+                }
+            }
+            Err(TrySendError::Closed(record)) => {
+                self.metrics.event("Dropped");
                 warn!(
-                    reason = event.reason,
-                    dropped, "event queue full ({QUEUE}); dropping events"
+                    reason = record.reason,
+                    "the event writer has stopped; event dropped"
                 );
             }
         }
@@ -70,22 +97,95 @@ impl Writer {
     }
 }
 
-async fn write(
-    client: Client,
-    reporter: Reporter,
-    metrics: Arc<Metrics>,
-    mut pending: mpsc::Receiver<(Event, ObjectReference)>,
-) {
-    while let Some((event, object)) = pending.recv().await {
-        let recorder = Recorder::new(client.clone(), reporter.clone());
-        match recorder.publish(&event, &object).await {
-            Ok(()) => {
+/// The `events.k8s.io/v1` Event for `event` about `regarding`, at `at`.
+fn record(reporter: &Reporter, event: Event, regarding: ObjectReference, at: Timestamp) -> Record {
+    let name = regarding.name.clone().unwrap_or_default();
+    Record {
+        metadata: ObjectMeta {
+            // Unique per event, as client-go and kube name them.
+            name: Some(format!(
+                "{name}.{}",
+                &uuid::Uuid::new_v4().simple().to_string()[..16]
+            )),
+            namespace: regarding.namespace.clone(),
+            ..ObjectMeta::default()
+        },
+        action: Some(event.action),
+        event_time: Some(MicroTime(at)),
+        note: event.note,
+        reason: Some(event.reason),
+        regarding: Some(regarding),
+        related: event.secondary,
+        reporting_controller: Some(reporter.controller.clone()),
+        reporting_instance: Some(
+            reporter
+                .instance
+                .clone()
+                .unwrap_or_else(|| reporter.controller.clone()),
+        ),
+        type_: Some(
+            match event.type_ {
+                EventType::Normal => "Normal",
+                EventType::Warning => "Warning",
+            }
+            .into(),
+        ),
+        ..Record::default()
+    }
+}
+
+async fn write(client: Client, metrics: Arc<Metrics>, mut pending: mpsc::Receiver<Record>) {
+    while let Some(record) = pending.recv().await {
+        let namespace = record.metadata.namespace.as_deref().unwrap_or("default");
+        let api: Api<Record> = Api::namespaced(client.clone(), namespace);
+        match api.create(&PostParams::default(), &record).await {
+            Ok(_) => {
                 metrics.event("Published");
             }
             Err(e) => {
                 metrics.event("Failed");
-                warn!(error = %e, reason = event.reason, "cannot publish event");
+                warn!(error = %e, reason = record.reason, "cannot publish event");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_is_stamped_when_published_and_names_its_object_and_reporter() {
+        let reporter = Reporter {
+            controller: "launch-operator".into(),
+            instance: Some("pod-1".into()),
+        };
+        let regarding = ObjectReference {
+            api_version: Some("evidently.launch-operator.io/v1alpha1".into()),
+            kind: Some("Launch".into()),
+            name: Some("checkout".into()),
+            namespace: Some("shop".into()),
+            uid: Some("u1".into()),
+            ..ObjectReference::default()
+        };
+        let event = Event {
+            type_: EventType::Warning,
+            reason: "InvalidSpec".into(),
+            note: Some("spec.groups: bad".into()),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        let at = Timestamp::from_second(1_790_000_000).unwrap();
+        let r = record(&reporter, event, regarding.clone(), at);
+        let event_name = r.metadata.name.clone().unwrap();
+        assert!(event_name.starts_with("checkout."), "{event_name}");
+        assert_eq!(event_name.len(), "checkout.".len() + 16);
+        assert_eq!(r.metadata.namespace.as_deref(), Some("shop"));
+        assert_eq!(r.event_time, Some(MicroTime(at)));
+        assert_eq!(r.type_.as_deref(), Some("Warning"));
+        assert_eq!(r.reason.as_deref(), Some("InvalidSpec"));
+        assert_eq!(r.regarding, Some(regarding));
+        assert_eq!(r.reporting_controller.as_deref(), Some("launch-operator"));
+        assert_eq!(r.reporting_instance.as_deref(), Some("pod-1"));
     }
 }

@@ -225,6 +225,11 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
     };
     ready.store(false, Ordering::Relaxed);
     event_writer.flush(EVENT_FLUSH_GRACE).await;
+    if outcome.is_err() {
+        // The admin server stops on SIGTERM only; a lost lease must end the process now.
+        admin.abort();
+        return outcome;
+    }
     match admin.await {
         Ok(Err(e)) => warn!(error = %e, "admin server"),
         Err(e) => warn!(error = %e, "admin server task"),

@@ -158,9 +158,26 @@ pub async fn reconcile(cached: Arc<CachedLaunch>, ctx: Arc<Context>) -> Result<A
                 )
                 .await;
             }
+            // Not ours to hold up.
+            Err(_) if !cached.finalizers().iter().any(|f| f == FINALIZER) => {
+                return Ok(Action::await_change());
+            }
             // Which launch to delete is not known; retried with backoff until the CRD and the
             // controller agree, or until someone removes the finalizer.
-            Err(e) => return Err(Error::Decode(e)),
+            Err(e) => {
+                publish(
+                    &ctx,
+                    cached.as_ref(),
+                    EventType::Warning,
+                    "NotDeleted",
+                    "DeleteLaunch",
+                    format!(
+                        "{e}; the Evidently launch cannot be identified for deletion: fix the \
+                         resource or remove the finalizer {FINALIZER} to leave it in Evidently"
+                    ),
+                );
+                return Err(Error::Decode(e));
+            }
         };
         finalizer(&api, FINALIZER, launch, |event| async {
             match event {

@@ -62,7 +62,7 @@ pub(crate) fn save<T: Serialize>(
     Ok(text)
 }
 
-/// ResourceNotFoundException unless the project exists (without reading its document).
+/// ResourceNotFoundException unless the project exists (without decoding its document).
 pub(crate) fn project_exists(r: &dyn Reader, arns: &Arns, project: &str) -> Result<(), ApiError> {
     match r.get(&Key::new(Kind::Project, "", project))? {
         Some(_) => Ok(()),
