@@ -56,8 +56,8 @@ use kube::{
 use launch_operator::{controller::reconcile::FINALIZER, crd::Launch};
 use serde_json::{Value, json};
 use support::{
-    ControlPlane, Process, evidently_client, http_get, metric, namespace, repo_root,
-    start_controller_with, start_emulator,
+    ControlPlane, Process, emulator_calls, emulator_mutating_calls, evidently_client, http_get,
+    metric, namespace, repo_root, start_controller_with, start_emulator,
 };
 
 /// Launches per Evidently project (the emulator allows 500).
@@ -68,15 +68,6 @@ const API_VERSION: &str = "evidently.launch-operator.io/v1alpha1";
 /// deploy/'s MutatingAdmissionPolicy that adds the finalizer to new Launches.
 const POLICY_FILE: &str = "deploy/components/finalizer-at-admission/finalizer-policy.yaml";
 const POLICY_BINDING: &str = "launch-operator-finalizer";
-const MUTATING: &[&str] = &[
-    "CreateLaunch",
-    "UpdateLaunch",
-    "DeleteLaunch",
-    "StartLaunch",
-    "StopLaunch",
-    "TagResource",
-    "UntagResource",
-];
 
 #[derive(Debug, Clone)]
 struct Settings {
@@ -488,23 +479,6 @@ fn proc_status_kib(pid: u32, field: &str) -> u64 {
         .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
-}
-
-async fn emulator_counts(emulator: &Process) -> (f64, f64) {
-    let (_, text) = http_get(&format!("{}/metrics", emulator.url()))
-        .await
-        .expect("emulator /metrics");
-    let count = |op: &str| -> f64 {
-        text.lines()
-            .filter(|l| {
-                l.starts_with("evidently_emulator_requests_total")
-                    && l.contains(&format!("operation=\"{op}\""))
-            })
-            .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
-            .sum()
-    };
-    let mutating = MUTATING.iter().map(|op| count(op)).sum();
-    (mutating, count("GetLaunch"))
 }
 
 /// Write requests (POST, PUT, PATCH, APPLY, DELETE) the API server has served on Launches
@@ -1020,7 +994,10 @@ async fn run(s: &Settings) -> Results {
     let versions = layout.versions(&admin).await;
     assert_eq!(versions.len(), s.n);
     let writes = apiserver_writes(&admin).await;
-    let (mutating, gets) = emulator_counts(&emulator).await;
+    let (mutating, gets) = (
+        emulator_mutating_calls(&emulator).await,
+        emulator_calls(&emulator, "GetLaunch").await,
+    );
     let cpu = cpu_seconds(ctl_pid);
     let window = Instant::now();
     tokio::time::sleep(s.idle).await;
@@ -1031,7 +1008,10 @@ async fn run(s: &Settings) -> Results {
         .filter(|(k, v)| after.get(*k) != Some(v))
         .count();
     r.idle_api_writes = apiserver_writes(&admin).await - writes;
-    let (mutating_after, gets_after) = emulator_counts(&emulator).await;
+    let (mutating_after, gets_after) = (
+        emulator_mutating_calls(&emulator).await,
+        emulator_calls(&emulator, "GetLaunch").await,
+    );
     r.idle_mutating = mutating_after - mutating;
     r.idle_gets = gets_after - gets;
     r.idle_cpu = cpu_seconds(ctl_pid) - cpu;

@@ -21,8 +21,8 @@ use kube::{
 use launch_operator::{controller::reconcile::FINALIZER, crd::Launch};
 use serde_json::{Value, json};
 use support::{
-    ControlPlane, Process, eventually, evidently_client, http_get, namespace, repo_root,
-    start_controller, start_emulator, with_logs,
+    ControlPlane, Process, emulator_calls, emulator_mutating_calls, eventually, evidently_client,
+    http_get, namespace, repo_root, start_controller, start_emulator, with_logs,
 };
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -493,35 +493,6 @@ impl<F: Future<Output = Launch>> MapUnit for F {
     }
 }
 
-/// Sum of an emulator counter over every series whose line contains `filter`.
-async fn emulator_count(emulator: &Process, filter: &str) -> f64 {
-    let (_, text) = http_get(&format!("{}/metrics", emulator.url()))
-        .await
-        .unwrap();
-    text.lines()
-        .filter(|l| l.starts_with("evidently_emulator_requests_total") && l.contains(filter))
-        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
-        .sum()
-}
-
-const MUTATING: &[&str] = &[
-    "CreateLaunch",
-    "UpdateLaunch",
-    "DeleteLaunch",
-    "StartLaunch",
-    "StopLaunch",
-    "TagResource",
-    "UntagResource",
-];
-
-async fn mutating_calls(emulator: &Process) -> f64 {
-    let mut total = 0.0;
-    for op in MUTATING {
-        total += emulator_count(emulator, &format!("operation=\"{op}\"")).await;
-    }
-    total
-}
-
 /// The resourceVersion of every Launch in the namespace: any write to an object (spec, status,
 /// metadata) changes it, so equal maps mean no writes.
 async fn resource_versions(api: &Api<Launch>) -> std::collections::BTreeMap<String, String> {
@@ -559,13 +530,13 @@ async fn a_hundred_ready_launches_cost_no_writes_when_nothing_changes() {
         // Let in-flight passes settle, then measure two idle minutes.
         tokio::time::sleep(Duration::from_secs(5)).await;
         let versions_before = resource_versions(&e.api).await;
-        let mutating_before = mutating_calls(&e.emulator).await;
-        let gets_before = emulator_count(&e.emulator, "operation=\"GetLaunch\"").await;
+        let mutating_before = emulator_mutating_calls(&e.emulator).await;
+        let gets_before = emulator_calls(&e.emulator, "GetLaunch").await;
         tokio::time::sleep(Duration::from_secs(120)).await;
         let versions_after = resource_versions(&e.api).await;
         let writes = versions_before.iter().filter(|(k, v)| versions_after.get(*k) != Some(v)).count();
-        let mutating = mutating_calls(&e.emulator).await - mutating_before;
-        let gets = emulator_count(&e.emulator, "operation=\"GetLaunch\"").await - gets_before;
+        let mutating = emulator_mutating_calls(&e.emulator).await - mutating_before;
+        let gets = emulator_calls(&e.emulator, "GetLaunch").await - gets_before;
         println!("idle 120 s with 100 launches: {writes} Launch objects written, {mutating} mutating Evidently calls, {gets} GetLaunch");
         assert_eq!(versions_before.len(), 100);
         assert_eq!(writes, 0, "Launch objects written while idle");

@@ -180,6 +180,38 @@ pub async fn http_get(url: &str) -> Result<(u16, String), String> {
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
+/// Evidently operations that change something.
+pub const MUTATING_OPERATIONS: &[&str] = &[
+    "CreateLaunch",
+    "UpdateLaunch",
+    "DeleteLaunch",
+    "StartLaunch",
+    "StopLaunch",
+    "TagResource",
+    "UntagResource",
+];
+
+/// Requests the emulator has answered for `operation`, from its `/metrics`.
+pub async fn emulator_calls(emulator: &Process, operation: &str) -> f64 {
+    let (_, text) = http_get(&format!("{}/metrics", emulator.url()))
+        .await
+        .expect("emulator /metrics");
+    let series = format!("operation=\"{operation}\"");
+    text.lines()
+        .filter(|l| l.starts_with("evidently_emulator_requests_total") && l.contains(&series))
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum()
+}
+
+/// Mutating requests ([`MUTATING_OPERATIONS`]) the emulator has answered.
+pub async fn emulator_mutating_calls(emulator: &Process) -> f64 {
+    let mut total = 0.0;
+    for op in MUTATING_OPERATIONS {
+        total += emulator_calls(emulator, op).await;
+    }
+    total
+}
+
 /// The value of a Prometheus sample (`name{labels}` exactly as exposed), 0 if absent.
 pub fn metric(text: &str, sample: &str) -> f64 {
     text.lines()
