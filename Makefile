@@ -23,6 +23,10 @@ quickstart:
 
 ## Benchmarks (BENCHMARKS.md): convergence, latency, steady state, memory, emulator; prints one
 ## table and writes it to BENCHMARKS.md. Sizes: BENCH_N, BENCH_SEQ, BENCH_IDLE_SECS, BENCH_MEMORY_N.
-.PHONY: bench
+.PHONY: bench bench-emulator
 bench:
-	$(CARGO) test --release --locked --test bench -- --ignored --nocapture --test-threads=1
+	$(CARGO) test --release --locked --test bench bench -- --ignored --exact --nocapture --test-threads=1
+
+## Part 5 of the benchmarks alone (the emulator's CreateLaunch and GetLaunch); prints, writes nothing.
+bench-emulator:
+	$(CARGO) test --release --locked --test bench bench_emulator -- --ignored --exact --nocapture

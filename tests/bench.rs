@@ -12,12 +12,14 @@
 //! 4. memory: peak RSS of a controller started against M launches (it converges them all);
 //! 5. the emulator: CreateLaunch and GetLaunch throughput and latency at concurrency 1, 8, 64.
 //!
-//! `make bench` (= `cargo test --release --test bench -- --ignored --nocapture
+//! `make bench` (= `cargo test --release --test bench bench -- --ignored --exact --nocapture
 //! --test-threads=1`) prints one table and writes it into BENCHMARKS.md between the
 //! `bench:begin`/`bench:end` markers (`BENCH_OUTPUT` names another file). Settings (environment):
 //! `BENCH_N` (1000), `BENCH_SEQ` (200), `BENCH_IDLE_SECS` (300), `BENCH_MEMORY_N`
 //! ("1000,10000"), `BENCH_CLIENT_CONCURRENCY` (16), `BENCH_CONTROLLER_ARGS` (extra controller
-//! flags, space-separated, for tuning experiments).
+//! flags, space-separated, for tuning experiments), `BENCH_EMULATOR_CREATES` (4000 per level),
+//! `BENCH_EMULATOR_GETS` (20000 per level), `BENCH_EMULATOR_LEVELS` ("1,8,64").
+//! `make bench-emulator` runs part 5 alone and only prints it.
 //!
 //! It is not a timed test: nothing asserts speed. `bench_smoke_tiny_n` runs the same code with
 //! tiny sizes in every `cargo test` so that the benchmark keeps working.
@@ -81,6 +83,7 @@ struct Settings {
     settle: Duration,
     emulator_creates: usize,
     emulator_gets: usize,
+    emulator_levels: Vec<usize>,
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -118,8 +121,19 @@ impl Settings {
                 .map(String::from)
                 .collect(),
             settle: Duration::from_secs(10),
-            emulator_creates: 960,
-            emulator_gets: 20_000,
+            emulator_creates: env_or("BENCH_EMULATOR_CREATES", 4_000),
+            emulator_gets: env_or("BENCH_EMULATOR_GETS", 20_000),
+            emulator_levels: std::env::var("BENCH_EMULATOR_LEVELS")
+                .unwrap_or_else(|_| "1,8,64".into())
+                .split(',')
+                .map(|s| {
+                    s.trim()
+                        .parse()
+                        .ok()
+                        .filter(|c| *c > 0)
+                        .expect("BENCH_EMULATOR_LEVELS: comma-separated concurrencies")
+                })
+                .collect(),
         }
     }
 
@@ -134,6 +148,7 @@ impl Settings {
             settle: Duration::from_secs(1),
             emulator_creates: 24,
             emulator_gets: 64,
+            emulator_levels: vec![1, 8, 64],
         }
     }
 
@@ -146,6 +161,9 @@ impl Settings {
             "BENCH_MEMORY_N",
             "BENCH_CLIENT_CONCURRENCY",
             "BENCH_CONTROLLER_ARGS",
+            "BENCH_EMULATOR_CREATES",
+            "BENCH_EMULATOR_GETS",
+            "BENCH_EMULATOR_LEVELS",
         ]
         .iter()
         .filter_map(|k| std::env::var(k).ok().map(|v| format!("{k}={v:?}")))
@@ -1127,8 +1145,8 @@ async fn run(s: &Settings) -> Results {
 // 5. The emulator on its own: CreateLaunch and GetLaunch over keep-alive HTTP at several concurrencies.
 
 type Http = HttpClient<HttpConnector, Full<Bytes>>;
-const EMULATOR_PROJECTS: usize = 8;
-const LEVELS: [usize; 3] = [1, 8, 64];
+/// Launches per project the CreateLaunch runs fill up to (the emulator allows 500).
+const EMULATOR_PER_PROJECT: usize = 400;
 
 async fn call(http: &Http, addr: SocketAddr, method: &str, path: &str, body: String) -> u16 {
     let request = Request::builder()
@@ -1200,6 +1218,15 @@ where
     )
 }
 
+/// Opens `concurrency` keep-alive connections before a timed run, as a long-running client
+/// (the controller, an SDK) has them: the timed requests measure the emulator, not TCP setup.
+async fn warm_up(http: &Http, addr: SocketAddr, concurrency: usize) {
+    let calls = (0..concurrency).map(|_| call(http, addr, "GET", "/projects/p0", String::new()));
+    for status in futures::future::join_all(calls).await {
+        assert_eq!(status, 200, "warm-up GetProject");
+    }
+}
+
 async fn emulator_bench(s: &Settings) -> Vec<(&'static str, usize, f64, Duration, Duration)> {
     let emulator = start_emulator(&[]).await;
     let addr: SocketAddr = emulator
@@ -1210,7 +1237,13 @@ async fn emulator_bench(s: &Settings) -> Vec<(&'static str, usize, f64, Duration
     let http: Http = HttpClient::builder(TokioExecutor::new())
         .pool_max_idle_per_host(128)
         .build_http();
-    for p in 0..EMULATOR_PROJECTS {
+    let creates = s.emulator_creates;
+    let levels = &s.emulator_levels;
+    // The creates of all levels, spread evenly so that no project reaches its quota.
+    let projects = (creates * levels.len())
+        .div_ceil(EMULATOR_PER_PROJECT)
+        .max(1);
+    for p in 0..projects {
         let project = format!("p{p}");
         let body = json!({"name": project}).to_string();
         assert_eq!(call(&http, addr, "POST", "/projects", body).await, 200);
@@ -1224,14 +1257,14 @@ async fn emulator_bench(s: &Settings) -> Vec<(&'static str, usize, f64, Duration
             200
         );
     }
-    let creates = s.emulator_creates;
     let mut out = Vec::new();
-    for concurrency in LEVELS {
+    for &concurrency in levels {
+        warm_up(&http, addr, concurrency).await;
         let h = http.clone();
         let (rate, p50, p99) = load(concurrency, creates, move |i| {
             let h = h.clone();
             async move {
-                let path = format!("/projects/p{}/launches", i % EMULATOR_PROJECTS);
+                let path = format!("/projects/p{}/launches", i % projects);
                 let name = format!("c{concurrency}-l{i}");
                 call(&h, addr, "POST", &path, emulator_launch_body(&name)).await
             }
@@ -1239,14 +1272,16 @@ async fn emulator_bench(s: &Settings) -> Vec<(&'static str, usize, f64, Duration
         .await;
         out.push(("CreateLaunch", concurrency, rate, p50, p99));
     }
-    for concurrency in LEVELS {
+    let first = levels[0];
+    for &concurrency in levels {
+        warm_up(&http, addr, concurrency).await;
         let h = http.clone();
         let (rate, p50, p99) = load(concurrency, s.emulator_gets, move |i| {
             let h = h.clone();
             async move {
-                // Launches created at concurrency 1: c1-l<j> lives in project p<j % PROJECTS>.
+                // Launches of the first level: c<first>-l<j> lives in project p<j % projects>.
                 let j = i % creates;
-                let path = format!("/projects/p{}/launches/c1-l{j}", j % EMULATOR_PROJECTS);
+                let path = format!("/projects/p{}/launches/c{first}-l{j}", j % projects);
                 call(&h, addr, "GET", &path, String::new()).await
             }
         })
@@ -1353,7 +1388,7 @@ async fn bench() {
     let mut command = Settings::env_words();
     command.push("make bench".into());
     let section = format!(
-        "{}- command: `{}` (= `cargo test --release --test bench -- --ignored --nocapture --test-threads=1`)\n\
+        "{}- command: `{}` (= `cargo test --release --test bench bench -- --ignored --exact --nocapture --test-threads=1`)\n\
          - controller: release build, `controller --leader-election=false{}` (all namespaces, resync {}, RUST_LOG=info), deploy/ ServiceAccount; bench client concurrency {}\n\n{}",
         machine(&admin, &load_at_start).await,
         command.join(" "),
@@ -1368,6 +1403,21 @@ async fn bench() {
     println!("\n{section}");
     let path = write_report(&section);
     println!("written to {}", path.display());
+}
+
+/// Part 5 alone (the emulator, no control plane), printed and not written to BENCHMARKS.md:
+/// `make bench-emulator`.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "benchmark: make bench-emulator"]
+async fn bench_emulator() {
+    let s = Settings::from_env();
+    let r = Results {
+        emulator: emulator_bench(&s).await,
+        ..Results::default()
+    };
+    for row in r.rows().iter().filter(|row| row.section == "emulator") {
+        println!("| {} | {} | {} |", row.metric, row.value, row.goal);
+    }
 }
 
 /// The benchmark's code paths with tiny sizes, in every `cargo test`: it checks that each

@@ -101,8 +101,15 @@ impl Tx for Data {
     fn set_refs(&mut self, source: &Key, targets: &[Key]) -> Result<(), StoreError> {
         if targets.is_empty() {
             self.refs.remove(source);
-        } else {
+        } else if self.docs.contains_key(source) {
             self.refs.insert(source.clone(), targets.to_vec());
+        } else {
+            return Err(StoreError::Task(format!(
+                "references of {} {}/{}, which is not stored",
+                source.kind.as_str(),
+                source.scope,
+                source.name
+            )));
         }
         Ok(())
     }

@@ -137,7 +137,8 @@ pub trait Tx: Reader {
     /// Inserts or replaces a document; `status` is the value [`Reader::list`] and
     /// [`Reader::count`] filter on.
     fn put(&mut self, key: &Key, status: Option<&str>, doc: &str) -> Result<(), StoreError>;
-    /// Replaces the references of `source`.
+    /// Replaces the references of `source`, which must be stored already (see [`Tx::put`])
+    /// unless `targets` is empty.
     fn set_refs(&mut self, source: &Key, targets: &[Key]) -> Result<(), StoreError>;
     /// Deletes a document and its references; false if there was none.
     fn delete(&mut self, key: &Key) -> Result<bool, StoreError>;

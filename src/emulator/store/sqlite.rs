@@ -1,29 +1,46 @@
-//! The durable store: one SQLite file in the data directory, WAL journal, `synchronous=FULL`,
-//! so a write is on disk before its request gets a 200.
+//! The durable store: one SQLite file in the data directory, WAL journal; a write is on disk
+//! (the WAL fsynced after its commit) before its request gets an answer.
 //!
-//! * One writer thread owns the read-write connection. Requests queue their closures to it; it
+//! Three threads, so that no thread waits for the disk while it could be doing work:
+//!
+//! * The **writer** owns the read-write connection. Requests queue their closures to it; it
 //!   runs every closure already queued in one transaction (each inside its own savepoint, so a
-//!   failing one leaves the others alone) and commits once: group commit, one fsync for many
-//!   writers, and a reply to each only after the commit.
-//! * Reads run on a small pool of read-only connections on the blocking thread pool; in WAL
-//!   mode they never wait for the writer.
-//! * The schema is versioned with `PRAGMA user_version` and upgraded by ordered migration steps
-//!   at open.
+//!   failing one leaves the others alone) and commits once: group commit. The connection runs
+//!   with `synchronous=NORMAL`, so the commit only writes the WAL; the writer hands the batch to
+//!   the syncer and goes on with the next one.
+//! * The **syncer** fsyncs the WAL file and only then answers the batches committed before the
+//!   fsync began: the same guarantee as `synchronous=FULL` (the WAL is on disk after each
+//!   commit, before any answer), with one fsync for every batch that waited on it, and the
+//!   writer never waiting on one. A failed fsync answers its batches with an error and stops
+//!   all later writes (the disk may have dropped them), which also fails `/readyz`.
+//! * The **checkpointer**, with its own connection, copies the WAL into the database file
+//!   (passive checkpoints) whenever the WAL has grown by [`CHECKPOINT_FRAMES`], off the
+//!   writer's path. Only when the WAL reaches [`WRITER_CHECKPOINT_FRAMES`] (sustained writes
+//!   keep a concurrent checkpoint from ever catching up, and the WAL can only start over once
+//!   one has) does the writer checkpoint between two batches itself.
 //!
-//! Documents are opaque JSON text here; this file knows nothing about Evidently.
+//! Reads run on a small pool of read-only connections on the blocking thread pool; in WAL mode
+//! they never wait for the writer. A read can see a write whose fsync is still running (its
+//! writer has not been answered yet); only an operating-system crash or power loss in that
+//! window could then take it back.
+//!
+//! The schema is versioned with `PRAGMA user_version` and upgraded by ordered migration steps
+//! at open. Documents are opaque JSON text here; this file knows nothing about Evidently.
 
 use std::{
     any::Any,
+    ffi::c_int,
+    fs::File,
     panic::AssertUnwindSafe,
     path::{Path, PathBuf},
     sync::{
         Arc, Mutex,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
         mpsc,
     },
 };
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, hooks::Wal, params, wal::CheckpointMode};
 use tokio::sync::oneshot;
 
 use super::{Key, Kind, Reader, Record, Store, StoreError, Tx};
@@ -51,6 +68,64 @@ const MIGRATIONS: &[&str] = &[
          PRIMARY KEY (src_kind, src_scope, src_name, dst_kind, dst_scope, dst_name)
      ) WITHOUT ROWID;
      CREATE INDEX refs_by_target ON refs (dst_kind, dst_scope, dst_name);",
+    // 2: every create wrote four B-trees (the documents, the status index, the references by
+    // source and by target), so each commit wrote about four pages per create. Now two:
+    // * counts per (kind, scope) (status '') and per (kind, scope, status), kept by triggers,
+    //   replace counting rows, and the status index goes (a list by status scans its scope);
+    // * references are kept by target only; each source's own list of targets is a column of
+    //   its row, which is written anyway.
+    "CREATE TABLE counts (
+         kind   TEXT NOT NULL,
+         scope  TEXT NOT NULL,
+         status TEXT NOT NULL,
+         n      INTEGER NOT NULL,
+         PRIMARY KEY (kind, scope, status)
+     ) WITHOUT ROWID;
+     INSERT INTO counts (kind, scope, status, n)
+         SELECT kind, scope, '', count(*) FROM resources GROUP BY kind, scope;
+     INSERT INTO counts (kind, scope, status, n)
+         SELECT kind, scope, status, count(*) FROM resources WHERE status IS NOT NULL
+         GROUP BY kind, scope, status;
+     CREATE TRIGGER resources_counted AFTER INSERT ON resources BEGIN
+         INSERT INTO counts (kind, scope, status, n) VALUES (NEW.kind, NEW.scope, '', 1)
+             ON CONFLICT (kind, scope, status) DO UPDATE SET n = n + 1;
+         INSERT INTO counts (kind, scope, status, n)
+             SELECT NEW.kind, NEW.scope, NEW.status, 1 WHERE NEW.status IS NOT NULL
+             ON CONFLICT (kind, scope, status) DO UPDATE SET n = n + 1;
+     END;
+     CREATE TRIGGER resources_recounted AFTER UPDATE OF status ON resources
+     WHEN OLD.status IS NOT NEW.status BEGIN
+         UPDATE counts SET n = n - 1
+             WHERE kind = OLD.kind AND scope = OLD.scope AND status = OLD.status;
+         INSERT INTO counts (kind, scope, status, n)
+             SELECT NEW.kind, NEW.scope, NEW.status, 1 WHERE NEW.status IS NOT NULL
+             ON CONFLICT (kind, scope, status) DO UPDATE SET n = n + 1;
+     END;
+     CREATE TRIGGER resources_uncounted AFTER DELETE ON resources BEGIN
+         UPDATE counts SET n = n - 1
+             WHERE kind = OLD.kind AND scope = OLD.scope AND status IN ('', OLD.status);
+     END;
+     DROP INDEX resources_by_status;
+     ALTER TABLE resources ADD COLUMN refs TEXT;
+     CREATE TABLE referrers (
+         dst_kind  TEXT NOT NULL,
+         dst_scope TEXT NOT NULL,
+         dst_name  TEXT NOT NULL,
+         src_kind  TEXT NOT NULL,
+         src_scope TEXT NOT NULL,
+         src_name  TEXT NOT NULL,
+         PRIMARY KEY (dst_kind, dst_scope, dst_name, src_kind, src_scope, src_name)
+     ) WITHOUT ROWID;
+     INSERT INTO referrers SELECT dst_kind, dst_scope, dst_name, src_kind, src_scope, src_name
+         FROM refs;
+     UPDATE resources SET refs = (
+         SELECT json_group_array(json_array(dst_kind, dst_scope, dst_name)) FROM refs
+         WHERE src_kind = resources.kind AND src_scope = resources.scope
+           AND src_name = resources.name)
+     WHERE EXISTS (
+         SELECT 1 FROM refs WHERE src_kind = resources.kind AND src_scope = resources.scope
+           AND src_name = resources.name);
+     DROP TABLE refs;",
 ];
 
 /// The database file inside the data directory.
@@ -61,6 +136,13 @@ const READERS: usize = 4;
 
 /// Most closures committed together.
 const MAX_BATCH: usize = 128;
+
+/// WAL growth (in pages) after which the checkpointer copies the WAL into the database.
+pub const CHECKPOINT_FRAMES: c_int = 1000;
+
+/// WAL size (in pages, 4 KiB each) at which the writer checkpoints itself after a commit, so
+/// that the WAL can start over and stays bounded however long writes go on.
+pub const WRITER_CHECKPOINT_FRAMES: c_int = 8000;
 
 /// A write queued to the writer thread.
 trait Job: Send {
@@ -119,6 +201,28 @@ struct Inner {
     writer: mpsc::Sender<Box<dyn Job>>,
 }
 
+/// Set when an fsync of the WAL failed: nothing is written after that.
+#[derive(Clone, Default)]
+struct Broken(Arc<AtomicBool>);
+
+impl Broken {
+    fn is_set(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn set(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    fn error() -> StoreError {
+        StoreError::Commit(
+            "an earlier write could not be synced to disk, so the emulator takes no more \
+             writes; restart it (the database recovers what was acknowledged)"
+                .into(),
+        )
+    }
+}
+
 /// The SQLite store. Clones share the connections and the writer thread; the writer thread
 /// ends (after committing what is queued) when the last clone is dropped.
 #[derive(Clone)]
@@ -153,13 +257,27 @@ impl SqliteStore {
         // directory fails here, with the path in the message.
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
             .map_err(open_error)?;
+        // NORMAL: the commit does not fsync; the syncer thread does, before any answer.
         conn.execute_batch(
-            "PRAGMA synchronous = FULL;
+            "PRAGMA synchronous = NORMAL;
              PRAGMA busy_timeout = 5000;
              PRAGMA foreign_keys = ON;
              PRAGMA temp_store = MEMORY;",
         )?;
         migrate(&mut conn)?;
+        // The WAL exists once the connection has written in WAL mode; make sure of it, so that
+        // the syncer's handle is the file SQLite writes.
+        conn.execute_batch("BEGIN IMMEDIATE; COMMIT;")?;
+        let wal_path = PathBuf::from(format!("{}-wal", path.display()));
+        let wal = File::open(&wal_path).map_err(|source| StoreError::DataDir {
+            path: wal_path.display().to_string(),
+            source,
+        })?;
+
+        let checkpointer = Connection::open(&path).map_err(open_error)?;
+        checkpointer.execute_batch("PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;")?;
+        let (wake, woken) = mpsc::sync_channel::<()>(1);
+        conn.wal_hook(Some(checkpoint_hook(wake)))?;
 
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
@@ -174,11 +292,29 @@ impl SqliteStore {
             readers.push(Mutex::new(reader));
         }
 
+        let broken = Broken::default();
         let (writer, queue) = mpsc::channel::<Box<dyn Job>>();
-        std::thread::Builder::new()
-            .name("sqlite-writer".into())
-            .spawn(move || write_loop(conn, queue))
-            .map_err(|e| StoreError::Task(format!("cannot start the writer thread: {e}")))?;
+        let (to_sync, committed) = mpsc::channel::<Vec<Box<dyn Job>>>();
+        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(f)
+                .map(drop)
+                .map_err(|e| StoreError::Task(format!("cannot start the {name} thread: {e}")))
+        };
+        spawn(
+            "sqlite-checkpoint",
+            Box::new(move || checkpoint_loop(checkpointer, woken)),
+        )?;
+        let b = broken.clone();
+        spawn(
+            "sqlite-sync",
+            Box::new(move || sync_loop(wal, committed, b)),
+        )?;
+        spawn(
+            "sqlite-writer",
+            Box::new(move || write_loop(conn, queue, to_sync, broken)),
+        )?;
 
         Ok(SqliteStore {
             inner: Arc::new(Inner {
@@ -212,7 +348,47 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn write_loop(conn: Connection, queue: mpsc::Receiver<Box<dyn Job>>) {
+/// The writer's WAL hook, called after each commit with the WAL's size: wakes the
+/// checkpointer each time the WAL has grown by [`CHECKPOINT_FRAMES`], and checkpoints on the
+/// writer at [`WRITER_CHECKPOINT_FRAMES`]. (Installing it turns SQLite's own automatic
+/// checkpoints off.) It never fails the commit: an error here would report a commit that
+/// happened as failed.
+fn checkpoint_hook(
+    wake: mpsc::SyncSender<()>,
+) -> impl FnMut(&mut Wal, c_int) -> rusqlite::Result<()> + Send + 'static {
+    let mut woken_at: c_int = 0;
+    move |wal, frames| {
+        if frames < woken_at {
+            // The WAL started over.
+            woken_at = 0;
+        }
+        if frames >= WRITER_CHECKPOINT_FRAMES {
+            if let Err(e) = wal.checkpoint_v2(CheckpointMode::PASSIVE) {
+                tracing::debug!(error = %e, frames, "writer checkpoint did not run");
+            }
+        } else if frames - woken_at >= CHECKPOINT_FRAMES {
+            // A wake-up already queued is as good as a second one.
+            let _ = wake.try_send(());
+            woken_at = frames;
+        }
+        Ok(())
+    }
+}
+
+fn checkpoint_loop(conn: Connection, woken: mpsc::Receiver<()>) {
+    while woken.recv().is_ok() {
+        if let Err(e) = conn.wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE) {
+            tracing::warn!(error = %e, "checkpoint failed");
+        }
+    }
+}
+
+fn write_loop(
+    conn: Connection,
+    queue: mpsc::Receiver<Box<dyn Job>>,
+    to_sync: mpsc::Sender<Vec<Box<dyn Job>>>,
+    broken: Broken,
+) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -221,13 +397,50 @@ fn write_loop(conn: Connection, queue: mpsc::Receiver<Box<dyn Job>>) {
                 Err(_) => break,
             }
         }
-        let outcome = run_batch(&conn, &mut batch);
-        if outcome.is_err() {
-            // Leave no transaction open behind a failed batch.
-            let _ = conn.execute_batch("ROLLBACK");
+        let outcome = if broken.is_set() {
+            Err(Broken::error())
+        } else {
+            run_batch(&conn, &mut batch)
+        };
+        match outcome {
+            // Every answer of a committed batch waits for the fsync, failures included: a
+            // ConflictException may be about a write of the batch before, still being synced.
+            Ok(()) => {
+                if let Err(mpsc::SendError(batch)) = to_sync.send(batch) {
+                    for job in batch {
+                        job.finish(Err(&StoreError::Closed));
+                    }
+                }
+            }
+            Err(e) => {
+                // Leave no transaction open behind a failed batch.
+                let _ = conn.execute_batch("ROLLBACK");
+                for job in batch {
+                    job.finish(Err(&e));
+                }
+            }
         }
-        for job in batch {
-            job.finish(outcome.as_ref().map(|_| ()));
+    }
+}
+
+/// Answers committed batches once an fsync of the WAL that began after their commit is done.
+fn sync_loop(wal: File, committed: mpsc::Receiver<Vec<Box<dyn Job>>>, broken: Broken) {
+    while let Ok(first) = committed.recv() {
+        let mut batches = vec![first];
+        while let Ok(more) = committed.try_recv() {
+            batches.push(more);
+        }
+        let synced = if broken.is_set() {
+            Err(Broken::error())
+        } else {
+            wal.sync_data().map_err(|e| {
+                tracing::error!(error = %e, "fsync of the WAL failed; no more writes are taken");
+                broken.set();
+                StoreError::Commit(format!("the write could not be synced to disk: {e}"))
+            })
+        };
+        for job in batches.into_iter().flatten() {
+            job.finish(synced.as_ref().map(|_| ()));
         }
     }
 }
@@ -310,30 +523,22 @@ impl Reader for Conn<'_> {
     }
 
     fn count(&self, kind: Kind, scope: &str, status: Option<&str>) -> Result<u64, StoreError> {
-        // Counted on the (kind, scope, status, name) index, not the table: the quota checks
-        // of every create count up to 500 rows, and the table's rows carry whole documents.
-        let n: i64 = match status {
-            None => self
-                .0
-                .prepare_cached(
-                    "SELECT count(*) FROM resources INDEXED BY resources_by_status
-                     WHERE kind = ?1 AND scope = ?2",
-                )?
-                .query_row(params![kind.as_str(), scope], |row| row.get(0))?,
-            Some(status) => self
-                .0
-                .prepare_cached(
-                    "SELECT count(*) FROM resources INDEXED BY resources_by_status
-                     WHERE kind = ?1 AND scope = ?2 AND status = ?3",
-                )?
-                .query_row(params![kind.as_str(), scope, status], |row| row.get(0))?,
-        };
+        // Kept by triggers; status '' is the count of all.
+        let n: i64 = self
+            .0
+            .prepare_cached("SELECT n FROM counts WHERE kind = ?1 AND scope = ?2 AND status = ?3")?
+            .query_row(
+                params![kind.as_str(), scope, status.unwrap_or_default()],
+                |row| row.get(0),
+            )
+            .optional()?
+            .unwrap_or(0);
         Ok(u64::try_from(n).unwrap_or_default())
     }
 
     fn referrers(&self, target: &Key) -> Result<Vec<Key>, StoreError> {
         let mut stmt = self.0.prepare_cached(
-            "SELECT src_kind, src_scope, src_name FROM refs
+            "SELECT src_kind, src_scope, src_name FROM referrers
              WHERE dst_kind = ?1 AND dst_scope = ?2 AND dst_name = ?3
              ORDER BY src_kind, src_scope, src_name",
         )?;
@@ -365,23 +570,75 @@ impl Tx for Conn<'_> {
     }
 
     fn set_refs(&mut self, source: &Key, targets: &[Key]) -> Result<(), StoreError> {
-        let mut clear = self.0.prepare_cached(
-            "DELETE FROM refs WHERE src_kind = ?1 AND src_scope = ?2 AND src_name = ?3",
+        let src = params![source.kind.as_str(), source.scope, source.name];
+        let stored: Option<Option<String>> = self
+            .0
+            .prepare_cached(
+                "SELECT refs FROM resources WHERE kind = ?1 AND scope = ?2 AND name = ?3",
+            )?
+            .query_row(src, |row| row.get(0))
+            .optional()?;
+        let old = match stored {
+            Some(refs) => refs,
+            None if targets.is_empty() => return Ok(()),
+            None => {
+                return Err(StoreError::Task(format!(
+                    "references of {} {}/{}, which is not stored",
+                    source.kind.as_str(),
+                    source.scope,
+                    source.name
+                )));
+            }
+        };
+        let old: Vec<(String, String, String)> = match old {
+            Some(text) => serde_json::from_str(&text)?,
+            None => Vec::new(),
+        };
+        let mut remove = self.0.prepare_cached(
+            "DELETE FROM referrers WHERE dst_kind = ?1 AND dst_scope = ?2 AND dst_name = ?3
+             AND src_kind = ?4 AND src_scope = ?5 AND src_name = ?6",
         )?;
-        clear.execute(params![source.kind.as_str(), source.scope, source.name])?;
-        let mut insert = self.0.prepare_cached(
-            "INSERT OR IGNORE INTO refs (src_kind, src_scope, src_name, dst_kind, dst_scope, dst_name)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
-        for t in targets {
-            insert.execute(params![
+        for (kind, scope, name) in &old {
+            remove.execute(params![
+                kind,
+                scope,
+                name,
                 source.kind.as_str(),
                 source.scope,
-                source.name,
+                source.name
+            ])?;
+        }
+        let mut insert = self.0.prepare_cached(
+            "INSERT OR IGNORE INTO referrers
+             (dst_kind, dst_scope, dst_name, src_kind, src_scope, src_name)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        let mut new = Vec::with_capacity(targets.len());
+        for t in targets {
+            insert.execute(params![
                 t.kind.as_str(),
                 t.scope,
-                t.name
+                t.name,
+                source.kind.as_str(),
+                source.scope,
+                source.name
             ])?;
+            new.push((t.kind.as_str(), t.scope.as_str(), t.name.as_str()));
+        }
+        if !(old.is_empty() && new.is_empty()) {
+            let text = (!new.is_empty())
+                .then(|| serde_json::to_string(&new))
+                .transpose()?;
+            self.0
+                .prepare_cached(
+                    "UPDATE resources SET refs = ?4 WHERE kind = ?1 AND scope = ?2 AND name = ?3",
+                )?
+                .execute(params![
+                    source.kind.as_str(),
+                    source.scope,
+                    source.name,
+                    text
+                ])?;
         }
         Ok(())
     }
@@ -480,6 +737,213 @@ mod tests {
             .unwrap();
         assert_eq!(names.len(), 1);
         assert_eq!(names[0].name, "a");
+    }
+
+    fn launch(name: &str) -> Key {
+        Key::new(Kind::Launch, "p", name)
+    }
+
+    async fn counts(store: &SqliteStore) -> (u64, u64, u64) {
+        store
+            .read(|r| {
+                Ok::<_, StoreError>((
+                    r.count(Kind::Launch, "p", None)?,
+                    r.count(Kind::Launch, "p", Some("CREATED"))?,
+                    r.count(Kind::Launch, "p", Some("RUNNING"))?,
+                ))
+            })
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn counts_follow_inserts_status_changes_deletes_and_rolled_back_closures() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        for name in ["a", "b", "c"] {
+            store
+                .write(move |tx| tx.put(&launch(name), Some("CREATED"), "{}"))
+                .await
+                .unwrap();
+        }
+        // A rewrite is not a new document; a status change moves it between statuses.
+        store
+            .write(|tx| tx.put(&launch("a"), Some("RUNNING"), "{\"v\":2}"))
+            .await
+            .unwrap();
+        store
+            .write(|tx| tx.put(&launch("a"), Some("RUNNING"), "{\"v\":3}"))
+            .await
+            .unwrap();
+        assert_eq!(counts(&store).await, (3, 2, 1));
+        assert!(store.write(|tx| tx.delete(&launch("b"))).await.unwrap());
+        assert!(!store.write(|tx| tx.delete(&launch("b"))).await.unwrap());
+        assert_eq!(counts(&store).await, (2, 1, 1));
+        // A failed closure's insert is rolled back with its count, its batch neighbour's kept.
+        let kept = store.write(|tx| tx.put(&launch("d"), Some("CREATED"), "{}"));
+        let failed = store.write(|tx| {
+            tx.put(&launch("e"), Some("CREATED"), "{}")?;
+            tx.delete(&launch("a"))?;
+            Err::<(), StoreError>(StoreError::Closed)
+        });
+        let (kept, failed) = tokio::join!(kept, failed);
+        kept.unwrap();
+        assert!(failed.is_err());
+        assert_eq!(counts(&store).await, (3, 2, 1));
+        // Other kinds and scopes are counted apart.
+        store
+            .write(|tx| tx.put(&Key::new(Kind::Launch, "q", "a"), Some("CREATED"), "{}"))
+            .await
+            .unwrap();
+        store
+            .write(|tx| tx.put(&Key::new(Kind::Feature, "p", "f"), None, "{}"))
+            .await
+            .unwrap();
+        assert_eq!(counts(&store).await, (3, 2, 1));
+        let features = store
+            .read(|r| r.count(Kind::Feature, "p", None))
+            .await
+            .unwrap();
+        assert_eq!(features, 1);
+    }
+
+    #[tokio::test]
+    async fn references_are_replaced_and_need_a_stored_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let f = Key::new(Kind::Feature, "p", "f");
+        let g = Key::new(Kind::Feature, "p", "g");
+        let s = Key::new(Kind::Segment, "", "s");
+        let referrers = |target: &Key| {
+            let target = target.clone();
+            store.read(move |r| r.referrers(&target))
+        };
+        let err = store
+            .write(|tx| tx.set_refs(&launch("ghost"), &[Key::new(Kind::Feature, "p", "f")]))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("not stored"), "{err}");
+        let (f2, s2) = (f.clone(), s.clone());
+        store
+            .write(move |tx| {
+                tx.put(&launch("a"), Some("CREATED"), "{}")?;
+                tx.set_refs(&launch("a"), &[f2, s2])
+            })
+            .await
+            .unwrap();
+        let (g2, s2) = (g.clone(), s.clone());
+        store
+            .write(move |tx| {
+                tx.put(&launch("b"), Some("CREATED"), "{}")?;
+                tx.set_refs(&launch("b"), &[g2, s2])
+            })
+            .await
+            .unwrap();
+        assert_eq!(referrers(&f).await.unwrap(), vec![launch("a")]);
+        assert_eq!(referrers(&s).await.unwrap(), vec![launch("a"), launch("b")]);
+        // Replacing drops the old targets; deleting drops them all.
+        let g2 = g.clone();
+        store
+            .write(move |tx| tx.set_refs(&launch("a"), &[g2]))
+            .await
+            .unwrap();
+        assert_eq!(referrers(&f).await.unwrap(), Vec::<Key>::new());
+        assert_eq!(referrers(&g).await.unwrap(), vec![launch("a"), launch("b")]);
+        assert_eq!(referrers(&s).await.unwrap(), vec![launch("b")]);
+        assert!(store.write(|tx| tx.delete(&launch("b"))).await.unwrap());
+        assert_eq!(referrers(&g).await.unwrap(), vec![launch("a")]);
+        assert_eq!(referrers(&s).await.unwrap(), Vec::<Key>::new());
+    }
+
+    #[tokio::test]
+    async fn a_version_1_database_keeps_its_counts_and_references_after_the_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut conn = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+            conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+            let tx = conn.transaction().unwrap();
+            tx.execute_batch(MIGRATIONS[0]).unwrap();
+            tx.execute_batch(
+                "INSERT INTO resources VALUES ('project', '', 'p', NULL, '{}');
+                 INSERT INTO resources VALUES ('feature', 'p', 'f', NULL, '{}');
+                 INSERT INTO resources VALUES ('launch', 'p', 'a', 'RUNNING', '{}');
+                 INSERT INTO resources VALUES ('launch', 'p', 'b', 'CREATED', '{}');
+                 INSERT INTO resources VALUES ('launch', 'p', 'c', 'CREATED', '{}');
+                 INSERT INTO refs VALUES ('launch', 'p', 'a', 'feature', 'p', 'f');
+                 INSERT INTO refs VALUES ('launch', 'p', 'b', 'feature', 'p', 'f');
+                 INSERT INTO refs VALUES ('launch', 'p', 'b', 'segment', '', 's');",
+            )
+            .unwrap();
+            tx.pragma_update(None, "user_version", 1).unwrap();
+            tx.commit().unwrap();
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(counts(&store).await, (3, 2, 1));
+        let f = Key::new(Kind::Feature, "p", "f");
+        let s = Key::new(Kind::Segment, "", "s");
+        let (f2, s2) = (f.clone(), s.clone());
+        let (users, segment_users) = store
+            .read(move |r| Ok::<_, StoreError>((r.referrers(&f2)?, r.referrers(&s2)?)))
+            .await
+            .unwrap();
+        assert_eq!(users, vec![launch("a"), launch("b")]);
+        assert_eq!(segment_users, vec![launch("b")]);
+        // Each launch's own list came along: replacing b's references drops both old ones.
+        store
+            .write(|tx| tx.set_refs(&launch("b"), &[]))
+            .await
+            .unwrap();
+        let (f2, s2) = (f.clone(), s.clone());
+        let (users, segment_users) = store
+            .read(move |r| Ok::<_, StoreError>((r.referrers(&f2)?, r.referrers(&s2)?)))
+            .await
+            .unwrap();
+        assert_eq!(users, vec![launch("a")]);
+        assert!(segment_users.is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_stays_bounded_under_sustained_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        // 16 writers × 600 documents of 2 KiB (each a leaf cell plus overflow pages), keys
+        // spread over 32 scopes: about 20,000 pages of WAL in all, well over
+        // WRITER_CHECKPOINT_FRAMES.
+        let doc = format!("{{\"pad\":\"{}\"}}", "x".repeat(2048));
+        let writers: Vec<_> = (0..16)
+            .map(|w| {
+                let (store, doc) = (store.clone(), doc.clone());
+                tokio::spawn(async move {
+                    for i in 0..600 {
+                        let (key, doc) = (
+                            Key::new(Kind::Launch, &format!("p{}", i % 32), &format!("w{w}-{i}")),
+                            doc.clone(),
+                        );
+                        store
+                            .write(move |tx| tx.put(&key, Some("CREATED"), &doc))
+                            .await
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.await.unwrap();
+        }
+        let wal = std::fs::metadata(format!("{}-wal", store.path().display()))
+            .unwrap()
+            .len();
+        let frame = 4096 + 24;
+        let bound = (WRITER_CHECKPOINT_FRAMES as u64 + MAX_BATCH as u64 * 8) * frame;
+        assert!(
+            wal <= bound,
+            "the WAL grew to {wal} bytes, more than {bound}"
+        );
+        let total = store
+            .read(|r| r.count(Kind::Launch, "p0", None))
+            .await
+            .unwrap();
+        assert_eq!(total, 16 * (0..600).step_by(32).count() as u64);
     }
 
     #[test]
