@@ -9,10 +9,10 @@
 //!   with `synchronous=NORMAL`, so the commit only writes the WAL; the writer hands the batch to
 //!   the syncer and goes on with the next one.
 //! * The **syncer** fsyncs the WAL file and only then answers the batches committed before the
-//!   fsync began: the same guarantee as `synchronous=FULL` (the WAL is on disk after each
-//!   commit, before any answer), with one fsync for every batch that waited on it, and the
-//!   writer never waiting on one. A failed fsync answers its batches with an error and stops
-//!   all later writes (the disk may have dropped them), which also fails `/readyz`.
+//!   fsync began: as with `synchronous=FULL`, a write is on disk before its answer, with one
+//!   fsync for every batch that waited on it and the writer never waiting on one. A failed
+//!   fsync answers its batches with an error and stops all later writes and checkpoints (the
+//!   disk may have dropped them), which also fails `/readyz`.
 //! * The **checkpointer**, with its own connection, copies the WAL into the database file
 //!   (passive checkpoints) whenever the WAL has grown by [`CHECKPOINT_FRAMES`], off the
 //!   writer's path. Only when the WAL reaches [`WRITER_CHECKPOINT_FRAMES`] (sustained writes
@@ -20,9 +20,12 @@
 //!   one has) does the writer checkpoint between two batches itself.
 //!
 //! Reads run on a small pool of read-only connections on the blocking thread pool; in WAL mode
-//! they never wait for the writer. A read can see a write whose fsync is still running (its
-//! writer has not been answered yet); only an operating-system crash or power loss in that
-//! window could then take it back.
+//! they never wait for the writer. Unlike `synchronous=FULL`, a read can see a write whose
+//! fsync is still running (its writer has not been answered yet); only an operating-system
+//! crash or power loss in that window could then take it back. And where FULL would leave a
+//! commit whose fsync failed invisible, here it stays visible to reads until a restart, after
+//! which the database holds every acknowledged write and perhaps some of the writes that were
+//! answered with the fsync error. Both need the disk or the OS to fail.
 //!
 //! The schema is versioned with `PRAGMA user_version` and upgraded by ordered migration steps
 //! at open. Documents are opaque JSON text here; this file knows nothing about Evidently.
@@ -117,7 +120,9 @@ const MIGRATIONS: &[&str] = &[
          PRIMARY KEY (dst_kind, dst_scope, dst_name, src_kind, src_scope, src_name)
      ) WITHOUT ROWID;
      INSERT INTO referrers SELECT dst_kind, dst_scope, dst_name, src_kind, src_scope, src_name
-         FROM refs;
+         FROM refs WHERE EXISTS (
+             SELECT 1 FROM resources WHERE kind = refs.src_kind AND scope = refs.src_scope
+               AND name = refs.src_name);
      UPDATE resources SET refs = (
          SELECT json_group_array(json_array(dst_kind, dst_scope, dst_name)) FROM refs
          WHERE src_kind = resources.kind AND src_scope = resources.scope
@@ -141,7 +146,8 @@ const MAX_BATCH: usize = 128;
 pub const CHECKPOINT_FRAMES: c_int = 1000;
 
 /// WAL size (in pages, 4 KiB each) at which the writer checkpoints itself after a commit, so
-/// that the WAL can start over and stays bounded however long writes go on.
+/// that the WAL can start over and stays bounded however long writes go on (unless a read
+/// holds its snapshot for longer than the writes take to fill it).
 pub const WRITER_CHECKPOINT_FRAMES: c_int = 8000;
 
 /// A write queued to the writer thread.
@@ -217,7 +223,7 @@ impl Broken {
     fn error() -> StoreError {
         StoreError::Commit(
             "an earlier write could not be synced to disk, so the emulator takes no more \
-             writes; restart it (the database recovers what was acknowledged)"
+             writes; restart it (the database keeps every acknowledged write)"
                 .into(),
         )
     }
@@ -269,10 +275,14 @@ impl SqliteStore {
         // the syncer's handle is the file SQLite writes.
         conn.execute_batch("BEGIN IMMEDIATE; COMMIT;")?;
         let wal_path = PathBuf::from(format!("{}-wal", path.display()));
-        let wal = File::open(&wal_path).map_err(|source| StoreError::DataDir {
-            path: wal_path.display().to_string(),
-            source,
-        })?;
+        // Opened for writing (never written): some systems only sync a writable handle.
+        let wal = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&wal_path)
+            .map_err(|source| StoreError::DataDir {
+                path: wal_path.display().to_string(),
+                source,
+            })?;
 
         let checkpointer = Connection::open(&path).map_err(open_error)?;
         checkpointer.execute_batch("PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;")?;
@@ -302,9 +312,10 @@ impl SqliteStore {
                 .map(drop)
                 .map_err(|e| StoreError::Task(format!("cannot start the {name} thread: {e}")))
         };
+        let b = broken.clone();
         spawn(
             "sqlite-checkpoint",
-            Box::new(move || checkpoint_loop(checkpointer, woken)),
+            Box::new(move || checkpoint_loop(checkpointer, woken, b)),
         )?;
         let b = broken.clone();
         spawn(
@@ -356,12 +367,13 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 fn checkpoint_hook(
     wake: mpsc::SyncSender<()>,
 ) -> impl FnMut(&mut Wal, c_int) -> rusqlite::Result<()> + Send + 'static {
-    let mut woken_at: c_int = 0;
+    let (mut woken_at, mut last): (c_int, c_int) = (0, 0);
     move |wal, frames| {
-        if frames < woken_at {
+        if frames < last {
             // The WAL started over.
             woken_at = 0;
         }
+        last = frames;
         if frames >= WRITER_CHECKPOINT_FRAMES {
             if let Err(e) = wal.checkpoint_v2(CheckpointMode::PASSIVE) {
                 tracing::debug!(error = %e, frames, "writer checkpoint did not run");
@@ -375,8 +387,13 @@ fn checkpoint_hook(
     }
 }
 
-fn checkpoint_loop(conn: Connection, woken: mpsc::Receiver<()>) {
+fn checkpoint_loop(conn: Connection, woken: mpsc::Receiver<()>, broken: Broken) {
     while woken.recv().is_ok() {
+        // After a failed fsync the WAL may hold commits that were answered with an error; they
+        // are not copied into the database.
+        if broken.is_set() {
+            continue;
+        }
         if let Err(e) = conn.wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE) {
             tracing::warn!(error = %e, "checkpoint failed");
         }
@@ -561,6 +578,10 @@ impl Reader for Conn<'_> {
 
 impl Tx for Conn<'_> {
     fn put(&mut self, key: &Key, status: Option<&str>, doc: &str) -> Result<(), StoreError> {
+        if status == Some("") {
+            // '' is the "all" row of `counts`.
+            return Err(StoreError::Task("an empty status cannot be stored".into()));
+        }
         let mut stmt = self.0.prepare_cached(
             "INSERT INTO resources (kind, scope, name, status, doc) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (kind, scope, name) DO UPDATE SET status = excluded.status, doc = excluded.doc",
@@ -776,6 +797,9 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(counts(&store).await, (3, 2, 1));
+        // '' is the count of all: no document may have it as its status.
+        let empty = store.write(|tx| tx.put(&launch("z"), Some(""), "{}")).await;
+        assert!(empty.is_err());
         assert!(store.write(|tx| tx.delete(&launch("b"))).await.unwrap());
         assert!(!store.write(|tx| tx.delete(&launch("b"))).await.unwrap());
         assert_eq!(counts(&store).await, (2, 1, 1));
@@ -871,7 +895,8 @@ mod tests {
                  INSERT INTO resources VALUES ('launch', 'p', 'c', 'CREATED', '{}');
                  INSERT INTO refs VALUES ('launch', 'p', 'a', 'feature', 'p', 'f');
                  INSERT INTO refs VALUES ('launch', 'p', 'b', 'feature', 'p', 'f');
-                 INSERT INTO refs VALUES ('launch', 'p', 'b', 'segment', '', 's');",
+                 INSERT INTO refs VALUES ('launch', 'p', 'b', 'segment', '', 's');
+                 INSERT INTO refs VALUES ('launch', 'p', 'gone', 'feature', 'p', 'f');",
             )
             .unwrap();
             tx.pragma_update(None, "user_version", 1).unwrap();
@@ -886,6 +911,7 @@ mod tests {
             .read(move |r| Ok::<_, StoreError>((r.referrers(&f2)?, r.referrers(&s2)?)))
             .await
             .unwrap();
+        // A reference whose launch is gone is not carried over: nothing could ever remove it.
         assert_eq!(users, vec![launch("a"), launch("b")]);
         assert_eq!(segment_users, vec![launch("b")]);
         // Each launch's own list came along: replacing b's references drops both old ones.
