@@ -22,7 +22,8 @@ quickstart:
 	$(CARGO) run --quiet --locked --example quickstart
 
 ## Benchmarks (BENCHMARKS.md): convergence, latency, steady state, memory, emulator; prints one
-## table and writes it to BENCHMARKS.md. Sizes: BENCH_N, BENCH_SEQ, BENCH_IDLE_SECS, BENCH_MEMORY_N.
+## table and writes it to BENCHMARKS.md. Sizes: BENCH_N, BENCH_SEQ, BENCH_IDLE_SECS, BENCH_MEMORY_N,
+## BENCH_EMULATOR_CREATES, BENCH_EMULATOR_GETS, BENCH_EMULATOR_LEVELS (all in BENCHMARKS.md).
 .PHONY: bench bench-emulator
 bench:
 	$(CARGO) test --release --locked --test bench bench -- --ignored --exact --nocapture --test-threads=1

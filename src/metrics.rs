@@ -1,5 +1,5 @@
 //! Prometheus metrics of the controller. Every label is a bounded category (operation names,
-//! outcome categories, condition reasons, True/False/Unknown), never an object name.
+//! outcome categories, condition reasons, True/False), never an object name.
 
 use std::{collections::HashMap, sync::Mutex, time::Duration};
 
@@ -135,7 +135,7 @@ impl Metrics {
             + 1
     }
 
-    /// Records the Ready status (`True`, `False`, `Unknown`) of an object, or its removal.
+    /// Records the Ready status (`True` or `False`) of an object, or its removal.
     pub fn set_ready(&self, uid: &str, ready: Option<&'static str>) {
         let Ok(mut map) = self.ready_by_uid.lock() else {
             return;

@@ -1432,13 +1432,14 @@ async fn bench_smoke_tiny_n() {
     assert!(r.ratio().is_finite());
     assert_eq!(r.latencies.len(), s.seq);
     assert!(r.idle >= s.idle);
-    assert!(r.idle_cpu >= 0.0 && r.idle_rss_kib > 0);
+    assert!(r.idle_rss_kib > 0);
     assert!(r.converge_hwm_kib > 0);
     assert_eq!(r.memory.len(), 1);
     assert!(r.memory.iter().all(|m| m.1 > 0));
-    assert_eq!(r.emulator.len(), 6);
+    assert_eq!(r.emulator.len(), 2 * s.emulator_levels.len());
     assert!(r.emulator.iter().all(|e| e.2 > 0.0));
     assert!(r.converge_no_policy > Duration::ZERO && r.baseline_policy > Duration::ZERO);
     assert_eq!(r.deleted, s.n + s.seq + s.n);
-    assert!(r.rows().len() >= 17);
+    // 17 fixed rows, one per memory size and one per emulator measurement.
+    assert_eq!(r.rows().len(), 17 + r.memory.len() + r.emulator.len());
 }

@@ -160,11 +160,7 @@ fn both_overlays_add_the_controllers_finalizer_at_admission_on_create_only() {
             .as_str()
             .unwrap();
         let quoted = format!("\"{}\"", launch_operator::controller::reconcile::FINALIZER);
-        assert_eq!(
-            expression.matches(&quoted).count(),
-            3,
-            "{overlay}: {expression}"
-        );
+        assert!(expression.contains(&quoted), "{overlay}: {expression}");
         let binding = find(
             &objects,
             "MutatingAdmissionPolicyBinding",
@@ -172,7 +168,8 @@ fn both_overlays_add_the_controllers_finalizer_at_admission_on_create_only() {
         );
         assert_eq!(
             binding["spec"]["policyName"],
-            json!("launch-operator-finalizer")
+            json!("launch-operator-finalizer"),
+            "{overlay}"
         );
     }
 }

@@ -28,7 +28,6 @@ const OWN_ANNOTATIONS: &str = "evidently.launch-operator.io/";
 pub struct CachedLaunch {
     pub metadata: ObjectMeta,
     pub spec: JsonText,
-    #[serde(default)]
     pub status: Option<JsonText>,
 }
 
@@ -187,6 +186,17 @@ mod tests {
         let launch = c.decode().unwrap();
         assert_eq!(launch.spec.project, "shop");
         assert_eq!(launch.status.unwrap().observed_generation, Some(2));
+    }
+
+    #[test]
+    fn a_new_launch_without_a_status_decodes() {
+        let mut v = object();
+        v.as_object_mut().unwrap().remove("status");
+        let c = cached(v);
+        assert!(c.status.is_none());
+        let launch = c.decode().unwrap();
+        assert_eq!(launch.status, None);
+        assert_eq!(launch.spec.project, "shop");
     }
 
     #[test]

@@ -68,8 +68,9 @@ impl Events {
             Ok(()) => {}
             Err(TrySendError::Full(record)) => {
                 let dropped = self.metrics.event("Dropped");
-                // The first drop of a burst and then every 1024th, not one line per event.
-                if dropped == 1 || dropped.is_multiple_of(1024) {
+                // The first drop since the start and then one in every QUEUE, not one line
+                // per event.
+                if dropped == 1 || dropped.is_multiple_of(QUEUE as u64) {
                     warn!(
                         reason = record.reason,
                         dropped, "event queue full ({QUEUE}); dropping events"
@@ -154,8 +155,62 @@ async fn write(client: Client, metrics: Arc<Metrics>, mut pending: mpsc::Receive
 mod tests {
     use super::*;
 
+    fn event(reason: &str) -> Event {
+        Event {
+            type_: EventType::Normal,
+            reason: reason.into(),
+            note: None,
+            action: "Reconcile".into(),
+            secondary: None,
+        }
+    }
+
+    fn launch_ref() -> ObjectReference {
+        ObjectReference {
+            name: Some("checkout".into()),
+            namespace: Some("shop".into()),
+            ..ObjectReference::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn beyond_the_queue_events_are_dropped_and_counted_without_waiting() {
+        // An API server that never answers: the writer stays on its first event.
+        let hung = tower::service_fn(|_: http::Request<kube::client::Body>| {
+            std::future::pending::<Result<http::Response<kube::client::Body>, std::io::Error>>()
+        });
+        let client = Client::new(hung, "default");
+        let metrics = Arc::new(Metrics::new());
+        let reporter = Reporter {
+            controller: "launch-operator".into(),
+            instance: None,
+        };
+        let (events, writer) = Events::start(client, reporter, metrics.clone());
+        events.publish(event("First"), launch_ref());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // The writer holds the first; the queue takes QUEUE more; the last two are dropped.
+        let started = std::time::Instant::now();
+        for _ in 0..QUEUE + 2 {
+            events.publish(event("Created"), launch_ref());
+        }
+        assert!(started.elapsed() < Duration::from_secs(1), "publish waited");
+        let text = metrics.encode();
+        assert!(
+            text.contains("launch_operator_events_total{outcome=\"Dropped\"} 2"),
+            "{text}"
+        );
+        drop(events);
+        // Nothing can be written: flush gives up after its grace instead of hanging.
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            writer.flush(Duration::from_millis(100)),
+        )
+        .await
+        .expect("flush returns after its grace");
+    }
+
     #[test]
-    fn an_event_is_stamped_when_published_and_names_its_object_and_reporter() {
+    fn an_event_record_carries_the_given_time_and_names_its_object_and_reporter() {
         let reporter = Reporter {
             controller: "launch-operator".into(),
             instance: Some("pod-1".into()),

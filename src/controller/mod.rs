@@ -224,12 +224,14 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
         }
     };
     ready.store(false, Ordering::Relaxed);
-    event_writer.flush(EVENT_FLUSH_GRACE).await;
     if outcome.is_err() {
-        // The admin server stops on SIGTERM only; a lost lease must end the process now.
+        // Another replica may hold the lease already: no event flush (the passes still running
+        // would keep the writer alive for the whole grace), and the admin server, which stops
+        // on SIGTERM only, is stopped too.
         admin.abort();
         return outcome;
     }
+    event_writer.flush(EVENT_FLUSH_GRACE).await;
     match admin.await {
         Ok(Err(e)) => warn!(error = %e, "admin server"),
         Err(e) => warn!(error = %e, "admin server task"),

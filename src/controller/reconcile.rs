@@ -32,7 +32,7 @@ use crate::{
     crd::{DeletionPolicy, Launch, LaunchStatus, validate_spec},
     evidently::{Evidently, EvidentlyError, ObservedLaunch, diff},
     metrics::Metrics,
-    rules::CreateLaunchInput,
+    rules::{CreateLaunchInput, Violation},
 };
 
 /// Finalizer that keeps a `Launch` until its Evidently launch is deleted (or retained).
@@ -47,6 +47,21 @@ pub const FIELD_MANAGER: &str = "launch-operator";
 const API_VERSION: &str = "evidently.launch-operator.io/v1alpha1";
 /// Longest condition message written (the API server allows 32768).
 const MAX_MESSAGE: usize = 4000;
+
+/// An event's note is at most 1 KiB (events.k8s.io/v1 validation); kept a little under.
+const NOTE_BYTES: usize = 1000;
+
+/// `s` cut to at most `max` bytes, on a character boundary.
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let cut = (0..=max)
+            .rev()
+            .find(|&i| s.is_char_boundary(i))
+            .unwrap_or(0);
+        s.truncate(cut);
+    }
+    s
+}
 
 /// What every reconcile pass shares.
 pub struct Context {
@@ -98,6 +113,14 @@ impl Context {
             .unwrap_or(max)
     }
 
+    /// Whether the object's last pass failed (it is backing off).
+    fn failing(&self, uid: &str) -> bool {
+        self.failures
+            .lock()
+            .map(|map| map.contains_key(uid))
+            .unwrap_or(false)
+    }
+
     fn succeeded(&self, uid: &str) {
         if let Ok(mut map) = self.failures.lock() {
             map.remove(uid);
@@ -144,7 +167,7 @@ pub async fn reconcile(cached: Arc<CachedLaunch>, ctx: Arc<Context>) -> Result<A
             Ok(launch) => Arc::new(launch),
             // Nothing was created from a spec that cannot be read: say so in the status.
             Err(e) if cached.metadata.deletion_timestamp.is_none() => {
-                let outcome = Outcome::InvalidSpec(e.to_string());
+                let outcome = undecodable(&cached, &e);
                 let previous = cached.decode_status();
                 return report(
                     cached.as_ref(),
@@ -163,8 +186,12 @@ pub async fn reconcile(cached: Arc<CachedLaunch>, ctx: Arc<Context>) -> Result<A
                 return Ok(Action::await_change());
             }
             // Which launch to delete is not known; retried with backoff until the CRD and the
-            // controller agree, or until someone removes the finalizer.
+            // controller agree, or until someone removes the finalizer. Said once, not on
+            // every retry.
             Err(e) => {
+                if ctx.failing(&cached.uid().unwrap_or_default()) {
+                    return Err(Error::Decode(e));
+                }
                 publish(
                     &ctx,
                     cached.as_ref(),
@@ -214,7 +241,7 @@ fn publish<K: Resource<DynamicType = ()>>(
     let event = KubeEvent {
         type_,
         reason: reason.into(),
-        note: Some(note.chars().take(1000).collect()),
+        note: Some(truncate(note, NOTE_BYTES)),
         action: action.into(),
         secondary: None,
     };
@@ -326,6 +353,30 @@ fn is_ended(status: &str) -> bool {
     status == "COMPLETED" || status == "CANCELLED"
 }
 
+/// `InvalidSpec` for a spec that does not decode: the rules name each bad field by its path;
+/// serde's message is the fallback.
+fn undecodable(cached: &CachedLaunch, error: &DecodeError) -> Outcome {
+    serde_json::from_str(cached.spec.get())
+        .ok()
+        .and_then(|spec| validate_spec(&spec, &cached.name_any()).err())
+        .filter(|violations| !violations.is_empty())
+        .map(|violations| invalid_spec(&violations))
+        .unwrap_or_else(|| Outcome::InvalidSpec(error.to_string()))
+}
+
+/// `InvalidSpec` naming every violation (field path and rule).
+fn invalid_spec(violations: &[Violation]) -> Outcome {
+    let mut message: String = violations
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    if message.len() > MAX_MESSAGE {
+        message = message.chars().take(MAX_MESSAGE).collect::<String>() + "...";
+    }
+    Outcome::InvalidSpec(message)
+}
+
 /// Brings Evidently in line with the spec; returns the outcome, what Evidently last reported,
 /// and the validated desired launch.
 async fn converge(
@@ -339,17 +390,7 @@ async fn converge(
     };
     let desired = match validate_spec(&spec, &launch.name_any()) {
         Ok(d) => d,
-        Err(violations) => {
-            let mut message: String = violations
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ");
-            if message.len() > MAX_MESSAGE {
-                message = message.chars().take(MAX_MESSAGE).collect::<String>() + "...";
-            }
-            return (Outcome::InvalidSpec(message), None, None);
-        }
+        Err(violations) => return (invalid_spec(&violations), None, None),
     };
     let owner = owner_of(launch);
     let mut tags: BTreeMap<String, String> = desired.tags.clone().unwrap_or_default();
@@ -572,4 +613,43 @@ async fn cleanup(launch: Arc<Launch>, ctx: &Context) -> Result<Action, Error> {
         format!("deleted launch {} from Evidently", observed.arn),
     );
     Ok(Action::await_change())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_undecodable_spec_is_reported_field_by_field() {
+        let object = serde_json::json!({
+            "apiVersion": API_VERSION,
+            "kind": "Launch",
+            "metadata": {"name": "checkout", "namespace": "shop", "uid": "u1"},
+            "spec": {
+                "project": "shop",
+                "groups": [{"name": "a", "feature": "f", "variation": "v1"}],
+                "scheduledSplitsConfig": {"steps": [
+                    {"startTime": "2030-01-07T09:00:00Z", "groupWeights": {"a": "all"}}
+                ]}
+            }
+        });
+        let cached: CachedLaunch = serde_json::from_value(object).unwrap();
+        let error = cached.decode().unwrap_err();
+        let Outcome::InvalidSpec(message) = undecodable(&cached, &error) else {
+            panic!("not InvalidSpec");
+        };
+        assert!(
+            message.contains("spec.scheduledSplitsConfig.steps[0].groupWeights[a]"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_long_note_is_cut_to_its_byte_limit_on_a_character_boundary() {
+        // 'é' is two bytes: 999 of them would be 1998 bytes; the cut may not split one.
+        let note = truncate("é".repeat(999), NOTE_BYTES);
+        assert_eq!(note.len(), NOTE_BYTES);
+        assert!(note.chars().all(|c| c == 'é'));
+        assert_eq!(truncate("short".into(), NOTE_BYTES), "short");
+    }
 }

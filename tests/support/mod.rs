@@ -180,7 +180,8 @@ pub async fn http_get(url: &str) -> Result<(u16, String), String> {
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
-/// Evidently operations that change something.
+/// The Evidently operations by which the controller changes something (it never creates or
+/// changes projects, features or segments).
 pub const MUTATING_OPERATIONS: &[&str] = &[
     "CreateLaunch",
     "UpdateLaunch",
@@ -311,4 +312,47 @@ pub fn evidently_client(url: &str) -> aws_sdk_evidently::Client {
         .endpoint_url(url)
         .build();
     aws_sdk_evidently::Client::from_conf(config)
+}
+
+/// An event as the tests look at it.
+#[derive(Debug, Clone)]
+pub struct SeenEvent {
+    /// `Normal` or `Warning`.
+    pub type_: String,
+    pub reason: String,
+    pub note: String,
+}
+
+/// The `events.k8s.io/v1` Events in `ns`.
+pub async fn events(admin: &Client, ns: &str) -> Vec<SeenEvent> {
+    Api::<k8s_openapi::api::events::v1::Event>::namespaced(admin.clone(), ns)
+        .list(&kube::api::ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|e| SeenEvent {
+            type_: e.type_.unwrap_or_default(),
+            reason: e.reason.unwrap_or_default(),
+            note: e.note.unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// Waits (up to a minute) for an event with `reason` in `ns`: events are written off the
+/// reconcile path, so they may follow the status by a moment. Returns every event seen then.
+pub async fn wait_event(admin: &Client, ns: &str, reason: &str) -> Vec<SeenEvent> {
+    eventually(
+        &format!("a {reason} event"),
+        Duration::from_secs(60),
+        || async {
+            let seen = events(admin, ns).await;
+            if seen.iter().any(|e| e.reason == reason) {
+                Ok(seen)
+            } else {
+                Err(format!("{seen:?}"))
+            }
+        },
+    )
+    .await
 }

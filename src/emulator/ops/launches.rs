@@ -131,6 +131,11 @@ fn require_launch(
     }
 }
 
+/// `{"launch": <the stored document>}`, from its text as stored: nothing decoded or encoded.
+fn launch_reply(doc: &str) -> Reply {
+    Reply(format!("{{\"launch\":{doc}}}"))
+}
+
 /// Stores the launch; returns the stored text (which is also the reply's `launch`).
 fn store(tx: &mut dyn Tx, project: &str, launch: &Launch) -> Result<String, ApiError> {
     save(
@@ -188,14 +193,14 @@ pub fn create(tx: &mut dyn Tx, arns: &Arns, input: CreateLaunchInput) -> Result<
     };
     let text = store(tx, &project, &launch)?;
     tx.set_refs(&key, &refs)?;
-    Ok(Reply(format!("{{\"launch\":{text}}}")))
+    Ok(launch_reply(&text))
 }
 
 /// GetLaunch answers with the stored document as it is: no parsing on the hottest path.
 pub fn get(r: &dyn Reader, arns: &Arns, input: LaunchInput) -> Result<Reply, ApiError> {
     let project = arns.project_name(&input.project)?;
     match r.get(&Key::new(Kind::Launch, &project, &input.launch))? {
-        Some(doc) => Ok(Reply(format!("{{\"launch\":{doc}}}"))),
+        Some(doc) => Ok(launch_reply(&doc)),
         None => {
             require_project(r, arns, &project)?;
             Err(ApiError::not_found(
@@ -312,7 +317,7 @@ pub fn start(tx: &mut dyn Tx, arns: &Arns, input: LaunchInput) -> Result<Reply, 
     });
     launch.last_updated_time = t;
     let text = store(tx, &project, &launch)?;
-    Ok(Reply(format!("{{\"launch\":{text}}}")))
+    Ok(launch_reply(&text))
 }
 
 pub fn stop(tx: &mut dyn Tx, arns: &Arns, input: StopLaunchInput) -> Result<Reply, ApiError> {

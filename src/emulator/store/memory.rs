@@ -104,12 +104,7 @@ impl Tx for Data {
         } else if self.docs.contains_key(source) {
             self.refs.insert(source.clone(), targets.to_vec());
         } else {
-            return Err(StoreError::Task(format!(
-                "references of {} {}/{}, which is not stored",
-                source.kind.as_str(),
-                source.scope,
-                source.name
-            )));
+            return Err(StoreError::NotStored(source.clone()));
         }
         Ok(())
     }

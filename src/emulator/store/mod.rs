@@ -65,6 +65,12 @@ pub struct Key {
     pub name: String,
 }
 
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}/{}", self.kind.as_str(), self.scope, self.name)
+    }
+}
+
 impl Key {
     pub fn new(kind: Kind, scope: &str, name: &str) -> Key {
         Key {
@@ -96,6 +102,11 @@ pub enum StoreError {
         path: String,
         source: rusqlite::Error,
     },
+    #[error("cannot open the write-ahead log {path}: {source}")]
+    Wal {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(
         "the database has schema version {found}, newer than this emulator's {known}; \
          use a newer emulator"
@@ -107,6 +118,8 @@ pub enum StoreError {
     Document(#[from] serde_json::Error),
     #[error("commit failed: {0}")]
     Commit(String),
+    #[error("references of {0}, which is not stored")]
+    NotStored(Key),
     #[error("the store is shut down")]
     Closed,
     #[error("a store task failed: {0}")]

@@ -143,12 +143,12 @@ const READERS: usize = 4;
 const MAX_BATCH: usize = 128;
 
 /// WAL growth (in pages) after which the checkpointer copies the WAL into the database.
-pub const CHECKPOINT_FRAMES: c_int = 1000;
+const CHECKPOINT_FRAMES: c_int = 1000;
 
 /// WAL size (in pages, 4 KiB each) at which the writer checkpoints itself after a commit, so
 /// that the WAL can start over and stays bounded however long writes go on (unless a read
 /// holds its snapshot for longer than the writes take to fill it).
-pub const WRITER_CHECKPOINT_FRAMES: c_int = 8000;
+const WRITER_CHECKPOINT_FRAMES: c_int = 8000;
 
 /// A write queued to the writer thread.
 trait Job: Send {
@@ -229,8 +229,9 @@ impl Broken {
     }
 }
 
-/// The SQLite store. Clones share the connections and the writer thread; the writer thread
-/// ends (after committing what is queued) when the last clone is dropped.
+/// The SQLite store. Clones share the connections and the three threads; the writer ends
+/// (after committing what is queued), then the syncer (after answering it) and the
+/// checkpointer, when the last clone is dropped.
 #[derive(Clone)]
 pub struct SqliteStore {
     inner: Arc<Inner>,
@@ -279,7 +280,7 @@ impl SqliteStore {
         let wal = std::fs::OpenOptions::new()
             .write(true)
             .open(&wal_path)
-            .map_err(|source| StoreError::DataDir {
+            .map_err(|source| StoreError::Wal {
                 path: wal_path.display().to_string(),
                 source,
             })?;
@@ -603,12 +604,7 @@ impl Tx for Conn<'_> {
             Some(refs) => refs,
             None if targets.is_empty() => return Ok(()),
             None => {
-                return Err(StoreError::Task(format!(
-                    "references of {} {}/{}, which is not stored",
-                    source.kind.as_str(),
-                    source.scope,
-                    source.name
-                )));
+                return Err(StoreError::NotStored(source.clone()));
             }
         };
         let old: Vec<(String, String, String)> = match old {
@@ -744,12 +740,15 @@ mod tests {
     async fn a_failed_closure_leaves_no_trace_and_does_not_undo_its_batch_neighbours() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
+        let (held, release) = hold_writer(&store);
         let ok = store.write(|tx| tx.put(&Key::new(Kind::Segment, "", "a"), None, "{}"));
         let failed = store.write(|tx| {
             tx.put(&Key::new(Kind::Segment, "", "b"), None, "{}")?;
             Err::<(), StoreError>(StoreError::Closed)
         });
-        let (ok, failed) = tokio::join!(ok, failed);
+        release.send(()).unwrap();
+        let (held, ok, failed) = tokio::join!(held, ok, failed);
+        held.unwrap();
         ok.unwrap();
         assert!(failed.is_err());
         let names = store
@@ -758,6 +757,27 @@ mod tests {
             .unwrap();
         assert_eq!(names.len(), 1);
         assert_eq!(names[0].name, "a");
+    }
+
+    /// Keeps the writer busy until the sender is used, so that the writes queued meanwhile are
+    /// committed in one batch, each in its savepoint.
+    fn hold_writer(
+        store: &SqliteStore,
+    ) -> (
+        impl Future<Output = Result<(), StoreError>>,
+        mpsc::Sender<()>,
+    ) {
+        let (release, held) = mpsc::channel::<()>();
+        let write = store.write(move |_| {
+            held.recv()
+                .map_err(|_| StoreError::Task("the test never released the writer".into()))
+        });
+        (write, release)
+    }
+
+    async fn referrers(store: &SqliteStore, target: &Key) -> Vec<Key> {
+        let target = target.clone();
+        store.read(move |r| r.referrers(&target)).await.unwrap()
     }
 
     fn launch(name: &str) -> Key {
@@ -798,19 +818,25 @@ mod tests {
             .unwrap();
         assert_eq!(counts(&store).await, (3, 2, 1));
         // '' is the count of all: no document may have it as its status.
-        let empty = store.write(|tx| tx.put(&launch("z"), Some(""), "{}")).await;
-        assert!(empty.is_err());
+        let empty = store
+            .write(|tx| tx.put(&launch("z"), Some(""), "{}"))
+            .await
+            .unwrap_err();
+        assert!(empty.to_string().contains("empty status"), "{empty}");
         assert!(store.write(|tx| tx.delete(&launch("b"))).await.unwrap());
         assert!(!store.write(|tx| tx.delete(&launch("b"))).await.unwrap());
         assert_eq!(counts(&store).await, (2, 1, 1));
         // A failed closure's insert is rolled back with its count, its batch neighbour's kept.
+        let (held, release) = hold_writer(&store);
         let kept = store.write(|tx| tx.put(&launch("d"), Some("CREATED"), "{}"));
         let failed = store.write(|tx| {
             tx.put(&launch("e"), Some("CREATED"), "{}")?;
             tx.delete(&launch("a"))?;
             Err::<(), StoreError>(StoreError::Closed)
         });
-        let (kept, failed) = tokio::join!(kept, failed);
+        release.send(()).unwrap();
+        let (held, kept, failed) = tokio::join!(held, kept, failed);
+        held.unwrap();
         kept.unwrap();
         assert!(failed.is_err());
         assert_eq!(counts(&store).await, (3, 2, 1));
@@ -838,45 +864,40 @@ mod tests {
         let f = Key::new(Kind::Feature, "p", "f");
         let g = Key::new(Kind::Feature, "p", "g");
         let s = Key::new(Kind::Segment, "", "s");
-        let referrers = |target: &Key| {
-            let target = target.clone();
-            store.read(move |r| r.referrers(&target))
-        };
         let err = store
             .write(|tx| tx.set_refs(&launch("ghost"), &[Key::new(Kind::Feature, "p", "f")]))
             .await
             .unwrap_err();
-        assert!(err.to_string().contains("not stored"), "{err}");
-        let (f2, s2) = (f.clone(), s.clone());
-        store
-            .write(move |tx| {
-                tx.put(&launch("a"), Some("CREATED"), "{}")?;
-                tx.set_refs(&launch("a"), &[f2, s2])
+        assert!(
+            matches!(&err, StoreError::NotStored(k) if *k == launch("ghost")),
+            "{err}"
+        );
+        let put_with_refs = |name: &'static str, targets: Vec<Key>| {
+            store.write(move |tx| {
+                tx.put(&launch(name), Some("CREATED"), "{}")?;
+                tx.set_refs(&launch(name), &targets)
             })
+        };
+        put_with_refs("a", vec![f.clone(), s.clone()])
             .await
             .unwrap();
-        let (g2, s2) = (g.clone(), s.clone());
-        store
-            .write(move |tx| {
-                tx.put(&launch("b"), Some("CREATED"), "{}")?;
-                tx.set_refs(&launch("b"), &[g2, s2])
-            })
+        put_with_refs("b", vec![g.clone(), s.clone()])
             .await
             .unwrap();
-        assert_eq!(referrers(&f).await.unwrap(), vec![launch("a")]);
-        assert_eq!(referrers(&s).await.unwrap(), vec![launch("a"), launch("b")]);
+        assert_eq!(referrers(&store, &f).await, vec![launch("a")]);
+        assert_eq!(referrers(&store, &s).await, vec![launch("a"), launch("b")]);
         // Replacing drops the old targets; deleting drops them all.
-        let g2 = g.clone();
+        let targets = vec![g.clone()];
         store
-            .write(move |tx| tx.set_refs(&launch("a"), &[g2]))
+            .write(move |tx| tx.set_refs(&launch("a"), &targets))
             .await
             .unwrap();
-        assert_eq!(referrers(&f).await.unwrap(), Vec::<Key>::new());
-        assert_eq!(referrers(&g).await.unwrap(), vec![launch("a"), launch("b")]);
-        assert_eq!(referrers(&s).await.unwrap(), vec![launch("b")]);
+        assert_eq!(referrers(&store, &f).await, Vec::<Key>::new());
+        assert_eq!(referrers(&store, &g).await, vec![launch("a"), launch("b")]);
+        assert_eq!(referrers(&store, &s).await, vec![launch("b")]);
         assert!(store.write(|tx| tx.delete(&launch("b"))).await.unwrap());
-        assert_eq!(referrers(&g).await.unwrap(), vec![launch("a")]);
-        assert_eq!(referrers(&s).await.unwrap(), Vec::<Key>::new());
+        assert_eq!(referrers(&store, &g).await, vec![launch("a")]);
+        assert_eq!(referrers(&store, &s).await, Vec::<Key>::new());
     }
 
     #[tokio::test]
@@ -906,26 +927,63 @@ mod tests {
         assert_eq!(counts(&store).await, (3, 2, 1));
         let f = Key::new(Kind::Feature, "p", "f");
         let s = Key::new(Kind::Segment, "", "s");
-        let (f2, s2) = (f.clone(), s.clone());
-        let (users, segment_users) = store
-            .read(move |r| Ok::<_, StoreError>((r.referrers(&f2)?, r.referrers(&s2)?)))
-            .await
-            .unwrap();
         // A reference whose launch is gone is not carried over: nothing could ever remove it.
-        assert_eq!(users, vec![launch("a"), launch("b")]);
-        assert_eq!(segment_users, vec![launch("b")]);
+        assert_eq!(referrers(&store, &f).await, vec![launch("a"), launch("b")]);
+        assert_eq!(referrers(&store, &s).await, vec![launch("b")]);
         // Each launch's own list came along: replacing b's references drops both old ones.
         store
             .write(|tx| tx.set_refs(&launch("b"), &[]))
             .await
             .unwrap();
-        let (f2, s2) = (f.clone(), s.clone());
-        let (users, segment_users) = store
-            .read(move |r| Ok::<_, StoreError>((r.referrers(&f2)?, r.referrers(&s2)?)))
-            .await
-            .unwrap();
-        assert_eq!(users, vec![launch("a")]);
-        assert!(segment_users.is_empty());
+        assert_eq!(referrers(&store, &f).await, vec![launch("a")]);
+        assert_eq!(referrers(&store, &s).await, Vec::<Key>::new());
+    }
+
+    /// A committed job whose answer is `Ok(())` once its batch is synced.
+    fn committed_job() -> (Box<dyn Job>, oneshot::Receiver<Result<(), StoreError>>) {
+        let (reply, answer) = oneshot::channel();
+        let job = WriteJob::<fn(&mut dyn Tx) -> Result<(), StoreError>, _, _> {
+            f: None,
+            result: Some(Ok(())),
+            reply,
+        };
+        (Box::new(job), answer)
+    }
+
+    #[test]
+    fn a_failed_fsync_answers_its_batch_with_an_error_and_refuses_what_follows() {
+        // A pipe cannot be fsynced (EINVAL): the syncer meets a failing disk.
+        let (_read, write) = std::io::pipe().unwrap();
+        let wal = File::from(std::os::fd::OwnedFd::from(write));
+        let broken = Broken::default();
+        let (to_sync, committed) = mpsc::channel();
+        let (first, first_answer) = committed_job();
+        let (second, second_answer) = committed_job();
+        to_sync.send(vec![first]).unwrap();
+        to_sync.send(vec![second]).unwrap();
+        drop(to_sync);
+        sync_loop(wal, committed, broken.clone());
+        assert!(broken.is_set());
+        for answer in [first_answer, second_answer] {
+            let err = answer.blocking_recv().unwrap().unwrap_err();
+            assert!(err.to_string().contains("synced to disk"), "{err}");
+        }
+        // And the writer takes nothing more.
+        let (queue_in, queue) = mpsc::channel::<Box<dyn Job>>();
+        let (to_sync, _committed) = mpsc::channel();
+        let (reply, answer) = oneshot::channel();
+        let job = WriteJob {
+            f: Some(|tx: &mut dyn Tx| tx.put(&launch("x"), None, "{}")),
+            result: None,
+            reply,
+        };
+        queue_in.send(Box::new(job)).unwrap();
+        drop(queue_in);
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("unused.db")).unwrap();
+        write_loop(conn, queue, to_sync, broken);
+        let err = answer.blocking_recv().unwrap().unwrap_err();
+        assert!(err.to_string().contains("no more writes"), "{err}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
