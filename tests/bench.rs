@@ -10,7 +10,8 @@
 //!    calls, GetLaunch calls, controller CPU;
 //! 3. latency: apply → Ready of single launches, one after the other;
 //! 4. memory: peak RSS of a controller started against M launches (it converges them all);
-//! 5. the emulator: CreateLaunch and GetLaunch throughput and latency at concurrency 1, 8, 64.
+//! 5. the emulator: CreateLaunch and GetLaunch throughput and latency at concurrency 1, 8, 64,
+//!    each against the floor of the same run: `GET /healthz` (no work) at the same concurrency.
 //!
 //! `make bench` (= `cargo test --release --test bench bench -- --ignored --exact --nocapture
 //! --test-threads=1`) prints one table and writes it into BENCHMARKS.md between the
@@ -18,7 +19,7 @@
 //! `BENCH_N` (1000), `BENCH_SEQ` (200), `BENCH_IDLE_SECS` (300), `BENCH_MEMORY_N`
 //! ("1000,10000"), `BENCH_CLIENT_CONCURRENCY` (16), `BENCH_CONTROLLER_ARGS` (extra controller
 //! flags, space-separated, for tuning experiments), `BENCH_EMULATOR_CREATES` (4000 per level),
-//! `BENCH_EMULATOR_GETS` (20000 per level), `BENCH_EMULATOR_LEVELS` ("1,8,64").
+//! `BENCH_EMULATOR_GETS` (20000 per level, for GetLaunch and the floor), `BENCH_EMULATOR_LEVELS` ("1,8,64").
 //! `make bench-emulator` runs part 5 alone and only prints it.
 //!
 //! It is not a timed test: nothing asserts speed. `bench_smoke_tiny_n` runs the same code with
@@ -436,11 +437,25 @@ impl Results {
                 ("CreateLaunch", _) => format!("p99 < 5 ms: {}", verdict(ms(*p99) < 5.0)),
                 _ => String::new(),
             };
+            // Against the no-work requests at the same concurrency, measured in the same run.
+            let floor = self
+                .emulator
+                .iter()
+                .find(|f| f.0 == HTTP_FLOOR && f.1 == *concurrency)
+                .filter(|_| *op != HTTP_FLOOR)
+                .map(|f| {
+                    format!(
+                        " ({:.2}× the floor's rate, p99 {:.1}× the floor's)",
+                        rate / f.2,
+                        p99.as_secs_f64() / f.4.as_secs_f64()
+                    )
+                })
+                .unwrap_or_default();
             rows.push(row(
                 "emulator",
                 format!("{op}, concurrency {concurrency}"),
                 format!(
-                    "{rate:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+                    "{rate:.0} req/s, p50 {:.2} ms, p99 {:.2} ms{floor}",
                     ms(*p50),
                     ms(*p99)
                 ),
@@ -1145,6 +1160,8 @@ async fn run(s: &Settings) -> Results {
 // 5. The emulator on its own: CreateLaunch and GetLaunch over keep-alive HTTP at several concurrencies.
 
 type Http = HttpClient<HttpConnector, Full<Bytes>>;
+/// The row name of the no-work requests the operations are read against.
+const HTTP_FLOOR: &str = "GET /healthz (no work, the floor)";
 /// Launches per project the CreateLaunch runs fill up to (the emulator allows 500).
 const EMULATOR_PER_PROJECT: usize = 400;
 
@@ -1258,6 +1275,18 @@ async fn emulator_bench(s: &Settings) -> Vec<(&'static str, usize, f64, Duration
         );
     }
     let mut out = Vec::new();
+    // The floor: the same client and server doing no work at all (`GET /healthz`), to read the
+    // operations' numbers against what this machine's HTTP round trip costs at each level.
+    for &concurrency in levels {
+        warm_up(&http, addr, concurrency).await;
+        let h = http.clone();
+        let (rate, p50, p99) = load(concurrency, s.emulator_gets, move |_| {
+            let h = h.clone();
+            async move { call(&h, addr, "GET", "/healthz", String::new()).await }
+        })
+        .await;
+        out.push((HTTP_FLOOR, concurrency, rate, p50, p99));
+    }
     for &concurrency in levels {
         warm_up(&http, addr, concurrency).await;
         let h = http.clone();
@@ -1436,7 +1465,7 @@ async fn bench_smoke_tiny_n() {
     assert!(r.converge_hwm_kib > 0);
     assert_eq!(r.memory.len(), 1);
     assert!(r.memory.iter().all(|m| m.1 > 0));
-    assert_eq!(r.emulator.len(), 2 * s.emulator_levels.len());
+    assert_eq!(r.emulator.len(), 3 * s.emulator_levels.len());
     assert!(r.emulator.iter().all(|e| e.2 > 0.0));
     assert!(r.converge_no_policy > Duration::ZERO && r.baseline_policy > Duration::ZERO);
     assert_eq!(r.deleted, s.n + s.seq + s.n);

@@ -101,7 +101,7 @@ pub fn validate_spec(
         }
     };
 
-    let result = validate_create_launch(&project_str, &Value::Object(body));
+    let result = validate_create_launch(&project_str, Value::Object(body));
     match result {
         Ok(input) if violations.is_empty() => Ok(input),
         Ok(_) => Err(prefix(violations, name_defaulted)),

@@ -168,13 +168,13 @@ async fn call<S: Store>(
         "UpdateFeature" => write!(features::update),
         "DeleteFeature" => write!(features::delete),
         "CreateLaunch" => {
-            let i = validate_create_launch(matched.label("project"), &input)
+            let i = validate_create_launch(matched.label("project"), input)
                 .map_err(ApiError::invalid)?;
             store.write(move |tx| launches::create(tx, &arns, i)).await
         }
         "UpdateLaunch" => {
             let i =
-                validate_update_launch(matched.label("project"), matched.label("launch"), &input)
+                validate_update_launch(matched.label("project"), matched.label("launch"), input)
                     .map_err(ApiError::invalid)?;
             store.write(move |tx| launches::update(tx, &arns, i)).await
         }

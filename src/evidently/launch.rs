@@ -345,7 +345,7 @@ mod tests {
     fn desired() -> CreateLaunchInput {
         validate_create_launch(
             "shop",
-            &json!({
+            json!({
                 "name": "l",
                 "groups": [{"name": "a", "feature": "f", "variation": "v1"}, {"name": "b", "feature": "f", "variation": "v2"}],
                 "scheduledSplitsConfig": {"steps": [{"startTime": 1800000000, "groupWeights": {"a": 1, "b": 2},

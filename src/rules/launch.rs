@@ -108,10 +108,11 @@ pub struct UpdateLaunchInput {
     pub scheduled_splits_config: Option<ScheduledSplitsLaunchConfig>,
 }
 
-/// Adds the path labels to a JSON body, so the whole input can be walked as one structure.
-fn with_labels(body: &Value, labels: &[(&str, &str)]) -> Result<Value, Vec<Violation>> {
+/// Adds the path labels to a JSON body (taken, not copied), so the whole input can be walked
+/// as one structure.
+fn with_labels(body: Value, labels: &[(&str, &str)]) -> Result<Value, Vec<Violation>> {
     let mut object = match body {
-        Value::Object(o) => o.clone(),
+        Value::Object(o) => o,
         Value::Null => serde_json::Map::new(),
         _ => {
             return Err(vec![Violation::new(
@@ -135,7 +136,7 @@ fn typed<T: serde::de::DeserializeOwned>(input: Value) -> Result<T, Vec<Violatio
 /// cross-field rules.
 pub fn validate_create_launch(
     project: &str,
-    body: &Value,
+    body: Value,
 ) -> Result<CreateLaunchInput, Vec<Violation>> {
     let input = with_labels(body, &[("project", project)])?;
     let mut violations = validate_shape("CreateLaunchRequest", &input, "");
@@ -166,7 +167,7 @@ pub fn validate_create_launch(
 pub fn validate_update_launch(
     project: &str,
     launch: &str,
-    body: &Value,
+    body: Value,
 ) -> Result<UpdateLaunchInput, Vec<Violation>> {
     let input = with_labels(body, &[("project", project), ("launch", launch)])?;
     let mut violations = validate_shape("UpdateLaunchRequest", &input, "");
@@ -307,7 +308,7 @@ mod tests {
 
     #[test]
     fn a_valid_request_becomes_typed_input() {
-        let input = validate_create_launch("shop", &body()).unwrap();
+        let input = validate_create_launch("shop", body()).unwrap();
         assert_eq!(input.project, "shop");
         assert_eq!(input.groups.len(), 2);
         assert_eq!(
@@ -323,7 +324,7 @@ mod tests {
         b["scheduledSplitsConfig"]["steps"][0]["groupWeights"] = json!({"a": 1});
         b["scheduledSplitsConfig"]["steps"][0]["segmentOverrides"] = json!([]);
         assert_eq!(
-            paths(validate_create_launch("p", &b)),
+            paths(validate_create_launch("p", b.clone())),
             vec!["groups[1].name"]
         );
     }
@@ -333,7 +334,7 @@ mod tests {
         let mut b = body();
         b["scheduledSplitsConfig"]["steps"][0]["groupWeights"]["c"] = json!(0);
         assert_eq!(
-            paths(validate_create_launch("p", &b)),
+            paths(validate_create_launch("p", b.clone())),
             vec!["scheduledSplitsConfig.steps[0].groupWeights[c]"]
         );
     }
@@ -343,7 +344,7 @@ mod tests {
         let mut b = body();
         b["scheduledSplitsConfig"]["steps"][0]["segmentOverrides"][0]["weights"]["z"] = json!(0);
         assert_eq!(
-            paths(validate_create_launch("p", &b)),
+            paths(validate_create_launch("p", b.clone())),
             vec!["scheduledSplitsConfig.steps[0].segmentOverrides[0].weights[z]"]
         );
     }
@@ -357,7 +358,7 @@ mod tests {
             {"segment": "s1", "evaluationOrder": 10, "weights": {"a": 60000, "b": 70000}},
             {"segment": "s2", "evaluationOrder": 3, "weights": {"a": 1}}
         ]);
-        assert!(validate_create_launch("p", &b).is_ok());
+        assert!(validate_create_launch("p", b.clone()).is_ok());
     }
 
     #[test]
@@ -367,11 +368,11 @@ mod tests {
             "name": "m", "entityIdKey": "e", "valueKey": "v", "eventPattern": "{not json"
         }}]);
         assert_eq!(
-            paths(validate_create_launch("p", &b)),
+            paths(validate_create_launch("p", b.clone())),
             vec!["metricMonitors[0].metricDefinition.eventPattern"]
         );
         b["metricMonitors"][0]["metricDefinition"]["eventPattern"] = json!("{\"a\":[1]}");
-        assert!(validate_create_launch("p", &b).is_ok());
+        assert!(validate_create_launch("p", b.clone()).is_ok());
     }
 
     #[test]
@@ -381,17 +382,17 @@ mod tests {
             .map(|i| (format!("k{i}"), json!("v")))
             .collect();
         b["tags"] = Value::Object(tags.clone());
-        assert!(validate_create_launch("p", &b).is_ok());
+        assert!(validate_create_launch("p", b.clone()).is_ok());
         let mut more = tags;
         more.insert("one-more".into(), json!("v"));
         b["tags"] = Value::Object(more);
-        assert_eq!(paths(validate_create_launch("p", &b)), vec!["tags"]);
+        assert_eq!(paths(validate_create_launch("p", b.clone())), vec!["tags"]);
     }
 
     #[test]
     fn update_without_groups_skips_weight_keys_until_merged_with_the_stored_launch() {
         let b = json!({"scheduledSplitsConfig": {"steps": [{"startTime": 1, "groupWeights": {"zz": 1}}]}});
-        let update = validate_update_launch("p", "l", &b).unwrap();
+        let update = validate_update_launch("p", "l", b).unwrap();
         let stored = vec![LaunchGroupConfig {
             name: "a".into(),
             description: None,
@@ -408,7 +409,7 @@ mod tests {
 
     #[test]
     fn a_body_that_is_not_an_object_is_rejected() {
-        assert_eq!(paths(validate_create_launch("p", &json!([1, 2]))), vec![""]);
+        assert_eq!(paths(validate_create_launch("p", json!([1, 2]))), vec![""]);
     }
 
     #[test]

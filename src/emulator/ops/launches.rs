@@ -18,10 +18,8 @@ use crate::{
     emulator::{
         arn::Arns,
         error::{self, ApiError, ValidationReason},
-        resources::{
-            Feature, LAUNCH_TYPE, Launch, LaunchExecution, LaunchGroup, LaunchStatus, now,
-        },
-        store::{Key, Kind, Reader, Tx},
+        resources::{LAUNCH_TYPE, Launch, LaunchExecution, LaunchGroup, LaunchStatus, now},
+        store::{Key, Kind, Reader, StoreError, Tx},
     },
     rules::{
         CreateLaunchInput, LaunchGroupConfig, ScheduledSplitsLaunchConfig, UpdateLaunchInput,
@@ -54,6 +52,18 @@ pub struct StopLaunchInput {
     pub reason: Option<String>,
 }
 
+/// What a launch needs of a stored feature: its variations' names (the rest is skipped, not
+/// decoded).
+#[derive(Deserialize)]
+struct FeatureVariations {
+    variations: Vec<VariationName>,
+}
+
+#[derive(Deserialize)]
+struct VariationName {
+    name: String,
+}
+
 /// Checks that every group's feature and variation and every override's segment exist; returns
 /// the references to store and the splits with segments as ARNs.
 fn resolve_references(
@@ -66,13 +76,13 @@ fn resolve_references(
     let mut refs = Vec::new();
     let mut violations = Vec::new();
     // Groups often share a feature: each is read once.
-    let mut features: Vec<(&str, Feature)> = Vec::new();
+    let mut features: Vec<(&str, FeatureVariations)> = Vec::new();
     for (i, g) in groups.iter().enumerate() {
         let key = Key::new(Kind::Feature, project, &g.feature);
         let at = match features.iter().position(|(name, _)| *name == g.feature) {
             Some(at) => at,
             None => {
-                let feature: Feature = load(r, &key)?.ok_or_else(|| {
+                let feature: FeatureVariations = load(r, &key)?.ok_or_else(|| {
                     ApiError::not_found(Kind::Feature, arns.feature(project, &g.feature))
                 })?;
                 features.push((&g.feature, feature));
@@ -191,8 +201,8 @@ pub fn create(tx: &mut dyn Tx, arns: &Arns, input: CreateLaunchInput) -> Result<
         scheduled_splits_definition: splits,
         tags: input.tags.unwrap_or_default(),
     };
-    let text = store(tx, &project, &launch)?;
-    tx.set_refs(&key, &refs)?;
+    let text = serde_json::to_string(&launch).map_err(StoreError::Document)?;
+    tx.insert(&key, Some(launch.status.as_str()), &text, &refs)?;
     Ok(launch_reply(&text))
 }
 

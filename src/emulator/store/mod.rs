@@ -153,6 +153,18 @@ pub trait Tx: Reader {
     /// Replaces the references of `source`, which must be stored already (see [`Tx::put`])
     /// unless `targets` is empty.
     fn set_refs(&mut self, source: &Key, targets: &[Key]) -> Result<(), StoreError>;
+    /// Stores a new document with its references: [`Tx::put`] then [`Tx::set_refs`], which a
+    /// store may do in fewer steps. The key must not be stored yet.
+    fn insert(
+        &mut self,
+        key: &Key,
+        status: Option<&str>,
+        doc: &str,
+        refs: &[Key],
+    ) -> Result<(), StoreError> {
+        self.put(key, status, doc)?;
+        self.set_refs(key, refs)
+    }
     /// Deletes a document and its references; false if there was none.
     fn delete(&mut self, key: &Key) -> Result<bool, StoreError>;
 }

@@ -660,6 +660,56 @@ impl Tx for Conn<'_> {
         Ok(())
     }
 
+    /// One row with its `refs` column, then one referrers row per target: no reading back the
+    /// row just written and no second update of it, as `put` + `set_refs` would need.
+    fn insert(
+        &mut self,
+        key: &Key,
+        status: Option<&str>,
+        doc: &str,
+        refs: &[Key],
+    ) -> Result<(), StoreError> {
+        if status == Some("") {
+            return Err(StoreError::Task("an empty status cannot be stored".into()));
+        }
+        let targets: Vec<(&str, &str, &str)> = refs
+            .iter()
+            .map(|t| (t.kind.as_str(), t.scope.as_str(), t.name.as_str()))
+            .collect();
+        let text = (!targets.is_empty())
+            .then(|| serde_json::to_string(&targets))
+            .transpose()?;
+        self.0
+            .prepare_cached(
+                "INSERT INTO resources (kind, scope, name, status, doc, refs)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                key.kind.as_str(),
+                key.scope,
+                key.name,
+                status,
+                doc,
+                text
+            ])?;
+        let mut insert = self.0.prepare_cached(
+            "INSERT OR IGNORE INTO referrers
+             (dst_kind, dst_scope, dst_name, src_kind, src_scope, src_name)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for (kind, scope, name) in targets {
+            insert.execute(params![
+                kind,
+                scope,
+                name,
+                key.kind.as_str(),
+                key.scope,
+                key.name
+            ])?;
+        }
+        Ok(())
+    }
+
     fn delete(&mut self, key: &Key) -> Result<bool, StoreError> {
         self.set_refs(key, &[])?;
         let mut stmt = self
@@ -858,7 +908,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn references_are_replaced_and_need_a_stored_source() {
+    async fn references_are_inserted_replaced_and_need_a_stored_source() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
         let f = Key::new(Kind::Feature, "p", "f");
@@ -881,9 +931,19 @@ mod tests {
         put_with_refs("a", vec![f.clone(), s.clone()])
             .await
             .unwrap();
-        put_with_refs("b", vec![g.clone(), s.clone()])
+        // `insert` stores the same references in one step, readable by `set_refs` and `delete`.
+        let targets = vec![g.clone(), s.clone()];
+        store
+            .write(move |tx| tx.insert(&launch("b"), Some("CREATED"), "{\"v\":1}", &targets))
             .await
             .unwrap();
+        let again = store
+            .write(|tx| tx.insert(&launch("b"), Some("CREATED"), "{\"v\":2}", &[]))
+            .await;
+        assert!(again.is_err(), "a second insert of the same key must fail");
+        let b = launch("b");
+        let doc = store.read(move |r| r.get(&b)).await.unwrap();
+        assert_eq!(doc.as_deref(), Some("{\"v\":1}"));
         assert_eq!(referrers(&store, &f).await, vec![launch("a")]);
         assert_eq!(referrers(&store, &s).await, vec![launch("a"), launch("b")]);
         // Replacing drops the old targets; deleting drops them all.
