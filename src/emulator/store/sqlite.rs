@@ -577,6 +577,42 @@ impl Reader for Conn<'_> {
     }
 }
 
+/// References as the `refs` column stores them: `[kind, scope, name]` triples.
+fn ref_triples(targets: &[Key]) -> Vec<(&str, &str, &str)> {
+    targets
+        .iter()
+        .map(|t| (t.kind.as_str(), t.scope.as_str(), t.name.as_str()))
+        .collect()
+}
+
+impl Conn<'_> {
+    /// One `referrers` row per target of `source`; returns the targets as the `refs` column
+    /// stores them.
+    fn add_referrers<'k>(
+        &self,
+        source: &Key,
+        targets: &'k [Key],
+    ) -> Result<Vec<(&'k str, &'k str, &'k str)>, StoreError> {
+        let mut insert = self.0.prepare_cached(
+            "INSERT OR IGNORE INTO referrers
+             (dst_kind, dst_scope, dst_name, src_kind, src_scope, src_name)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        let triples = ref_triples(targets);
+        for (kind, scope, name) in &triples {
+            insert.execute(params![
+                kind,
+                scope,
+                name,
+                source.kind.as_str(),
+                source.scope,
+                source.name
+            ])?;
+        }
+        Ok(triples)
+    }
+}
+
 impl Tx for Conn<'_> {
     fn put(&mut self, key: &Key, status: Option<&str>, doc: &str) -> Result<(), StoreError> {
         if status == Some("") {
@@ -625,23 +661,7 @@ impl Tx for Conn<'_> {
                 source.name
             ])?;
         }
-        let mut insert = self.0.prepare_cached(
-            "INSERT OR IGNORE INTO referrers
-             (dst_kind, dst_scope, dst_name, src_kind, src_scope, src_name)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
-        let mut new = Vec::with_capacity(targets.len());
-        for t in targets {
-            insert.execute(params![
-                t.kind.as_str(),
-                t.scope,
-                t.name,
-                source.kind.as_str(),
-                source.scope,
-                source.name
-            ])?;
-            new.push((t.kind.as_str(), t.scope.as_str(), t.name.as_str()));
-        }
+        let new = self.add_referrers(source, targets)?;
         if !(old.is_empty() && new.is_empty()) {
             let text = (!new.is_empty())
                 .then(|| serde_json::to_string(&new))
@@ -672,12 +692,9 @@ impl Tx for Conn<'_> {
         if status == Some("") {
             return Err(StoreError::Task("an empty status cannot be stored".into()));
         }
-        let targets: Vec<(&str, &str, &str)> = refs
-            .iter()
-            .map(|t| (t.kind.as_str(), t.scope.as_str(), t.name.as_str()))
-            .collect();
-        let text = (!targets.is_empty())
-            .then(|| serde_json::to_string(&targets))
+        let triples = self.add_referrers(key, refs)?;
+        let text = (!triples.is_empty())
+            .then(|| serde_json::to_string(&triples))
             .transpose()?;
         self.0
             .prepare_cached(
@@ -692,21 +709,6 @@ impl Tx for Conn<'_> {
                 doc,
                 text
             ])?;
-        let mut insert = self.0.prepare_cached(
-            "INSERT OR IGNORE INTO referrers
-             (dst_kind, dst_scope, dst_name, src_kind, src_scope, src_name)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
-        for (kind, scope, name) in targets {
-            insert.execute(params![
-                kind,
-                scope,
-                name,
-                key.kind.as_str(),
-                key.scope,
-                key.name
-            ])?;
-        }
         Ok(())
     }
 
