@@ -4,8 +4,9 @@
 //! Three threads, so that no thread waits for the disk while it could be doing work:
 //!
 //! * The **writer** owns the read-write connection. Requests queue their closures to it; it
-//!   runs every closure already queued in one transaction (each inside its own savepoint, so a
-//!   failing one leaves the others alone) and commits once: group commit. The connection runs
+//!   runs each as it arrives in one open transaction (each inside its own savepoint, so a
+//!   failing one leaves the others alone) and commits when the syncer is free: group commit,
+//!   one commit per fsync, however many writes arrived during the last one. The connection runs
 //!   with `synchronous=NORMAL`, so the commit only writes the WAL; the writer hands the batch to
 //!   the syncer and goes on with the next one.
 //! * The **syncer** fsyncs the WAL file and only then answers the batches committed before the
@@ -204,7 +205,15 @@ fn panic_message(panic: &Box<dyn Any + Send>) -> String {
 struct Inner {
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
-    writer: mpsc::Sender<Box<dyn Job>>,
+    writer: mpsc::Sender<Msg>,
+}
+
+impl Drop for Inner {
+    /// The syncer holds a sender of the writer's queue too, so the queue never closes by
+    /// itself: the last clone of the store says when to stop.
+    fn drop(&mut self) {
+        let _ = self.writer.send(Msg::Shutdown);
+    }
 }
 
 /// Set when an fsync of the WAL failed: nothing is written after that.
@@ -304,7 +313,7 @@ impl SqliteStore {
         }
 
         let broken = Broken::default();
-        let (writer, queue) = mpsc::channel::<Box<dyn Job>>();
+        let (writer, queue) = mpsc::channel::<Msg>();
         let (to_sync, committed) = mpsc::channel::<Vec<Box<dyn Job>>>();
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
@@ -318,10 +327,10 @@ impl SqliteStore {
             "sqlite-checkpoint",
             Box::new(move || checkpoint_loop(checkpointer, woken, b)),
         )?;
-        let b = broken.clone();
+        let (b, synced) = (broken.clone(), writer.clone());
         spawn(
             "sqlite-sync",
-            Box::new(move || sync_loop(wal, committed, b)),
+            Box::new(move || sync_loop(wal, committed, synced, b)),
         )?;
         spawn(
             "sqlite-writer",
@@ -401,54 +410,127 @@ fn checkpoint_loop(conn: Connection, woken: mpsc::Receiver<()>, broken: Broken) 
     }
 }
 
+/// What the writer's queue carries.
+enum Msg {
+    /// A write to run.
+    Job(Box<dyn Job>),
+    /// The syncer has answered everything handed to it.
+    Synced,
+    /// The store is gone: commit what is open and stop.
+    Shutdown,
+}
+
+/// The writer: runs each job as it arrives, inside one open transaction (each job in its own
+/// savepoint), and commits when the syncer is free to fsync what it commits. While the syncer
+/// is busy the transaction stays open and takes every job that arrives: those jobs would wait
+/// for the next fsync anyway, and one commit of many writes costs the writer far less than
+/// many commits (the pages they share are written to the WAL once).
 fn write_loop(
     conn: Connection,
-    queue: mpsc::Receiver<Box<dyn Job>>,
+    queue: mpsc::Receiver<Msg>,
     to_sync: mpsc::Sender<Vec<Box<dyn Job>>>,
     broken: Broken,
 ) {
-    while let Ok(first) = queue.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+    let mut open = Open::default();
+    // Whether a committed batch is with the syncer.
+    let mut syncing = false;
+    let mut running = true;
+    while running {
+        let mut next = Some(queue.recv().unwrap_or(Msg::Shutdown));
+        while let Some(msg) = next.take() {
+            match msg {
+                Msg::Job(job) => open.run(&conn, job, &broken),
+                Msg::Synced => syncing = false,
+                Msg::Shutdown => running = false,
+            }
+            if open.jobs.len() < MAX_BATCH {
+                next = queue.try_recv().ok();
             }
         }
-        let outcome = if broken.is_set() {
-            Err(Broken::error())
-        } else {
-            run_batch(&conn, &mut batch)
-        };
-        match outcome {
-            // Every answer of a committed batch waits for the fsync, failures included: a
-            // ConflictException may be about a write of the batch before, still being synced.
-            Ok(()) => {
-                if let Err(mpsc::SendError(batch)) = to_sync.send(batch) {
-                    for job in batch {
-                        job.finish(Err(&StoreError::Closed));
-                    }
-                }
+        if !open.jobs.is_empty() && (!syncing || !running || open.jobs.len() >= MAX_BATCH) {
+            syncing |= open.commit(&conn, &to_sync);
+        }
+    }
+}
+
+/// The writer's open transaction and the jobs run in it, not committed yet.
+#[derive(Default)]
+struct Open {
+    jobs: Vec<Box<dyn Job>>,
+}
+
+impl Open {
+    /// Runs `job` in its own savepoint of the open transaction (beginning one if needed). A job
+    /// whose closure fails leaves no trace but is answered with the others, after the fsync: a
+    /// ConflictException may be about a write of this transaction, not on disk yet.
+    fn run(&mut self, conn: &Connection, mut job: Box<dyn Job>, broken: &Broken) {
+        if broken.is_set() {
+            job.finish(Err(&Broken::error()));
+            return;
+        }
+        let ran = (|| {
+            if self.jobs.is_empty() {
+                exec(conn, "BEGIN IMMEDIATE")?;
             }
+            exec(conn, "SAVEPOINT job")?;
+            if !job.run(&mut Conn(conn)) {
+                exec(conn, "ROLLBACK TO job")?;
+            }
+            exec(conn, "RELEASE job")
+        })();
+        match ran {
+            Ok(()) => self.jobs.push(job),
             Err(e) => {
-                // Leave no transaction open behind a failed batch.
+                // The transaction is in no known state: none of it is kept.
                 let _ = conn.execute_batch("ROLLBACK");
-                for job in batch {
+                for job in self.jobs.drain(..).chain([job]) {
                     job.finish(Err(&e));
                 }
             }
         }
     }
+
+    /// Commits and hands the jobs to the syncer; false if nothing was handed over.
+    fn commit(&mut self, conn: &Connection, to_sync: &mpsc::Sender<Vec<Box<dyn Job>>>) -> bool {
+        let jobs = std::mem::take(&mut self.jobs);
+        if let Err(e) = exec(conn, "COMMIT") {
+            let _ = conn.execute_batch("ROLLBACK");
+            for job in jobs {
+                job.finish(Err(&e));
+            }
+            return false;
+        }
+        match to_sync.send(jobs) {
+            Ok(()) => true,
+            Err(mpsc::SendError(jobs)) => {
+                for job in jobs {
+                    job.finish(Err(&StoreError::Closed));
+                }
+                false
+            }
+        }
+    }
 }
 
-/// Answers committed batches once an fsync of the WAL that began after their commit is done.
-fn sync_loop(wal: File, committed: mpsc::Receiver<Vec<Box<dyn Job>>>, broken: Broken) {
+fn exec(conn: &Connection, sql: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
+}
+
+/// Answers committed batches once an fsync of the WAL that began after their commit is done,
+/// then tells the writer (`synced`), which holds its next commit until then.
+fn sync_loop(
+    wal: File,
+    committed: mpsc::Receiver<Vec<Box<dyn Job>>>,
+    synced: mpsc::Sender<Msg>,
+    broken: Broken,
+) {
     while let Ok(first) = committed.recv() {
         let mut batches = vec![first];
         while let Ok(more) = committed.try_recv() {
             batches.push(more);
         }
-        let synced = if broken.is_set() {
+        let result = if broken.is_set() {
             Err(Broken::error())
         } else {
             wal.sync_data().map_err(|e| {
@@ -458,36 +540,11 @@ fn sync_loop(wal: File, committed: mpsc::Receiver<Vec<Box<dyn Job>>>, broken: Br
             })
         };
         for job in batches.into_iter().flatten() {
-            job.finish(synced.as_ref().map(|_| ()));
+            job.finish(result.as_ref().map(|_| ()));
         }
+        // The writer may be gone (shutting down): nothing waits for this then.
+        let _ = synced.send(Msg::Synced);
     }
-}
-
-fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
-    let exec = |sql: &str| -> Result<(), StoreError> {
-        conn.prepare_cached(sql)?.execute([])?;
-        Ok(())
-    };
-    exec("BEGIN IMMEDIATE")?;
-    if let [job] = batch {
-        // Alone in its batch: the transaction is the job's.
-        if job.run(&mut Conn(conn)) {
-            exec("COMMIT")?;
-        } else {
-            exec("ROLLBACK")?;
-        }
-        return Ok(());
-    }
-    for job in batch.iter_mut() {
-        exec("SAVEPOINT job")?;
-        let keep = job.run(&mut Conn(conn));
-        if !keep {
-            exec("ROLLBACK TO job")?;
-        }
-        exec("RELEASE job")?;
-    }
-    exec("COMMIT")?;
-    Ok(())
 }
 
 /// A connection inside a transaction, seen through the store traits.
@@ -757,7 +814,7 @@ impl Store for SqliteStore {
             result: None,
             reply,
         });
-        let queued = self.inner.writer.send(job).is_ok();
+        let queued = self.inner.writer.send(Msg::Job(job)).is_ok();
         async move {
             if !queued {
                 return Err(E::from(StoreError::Closed));
@@ -1024,14 +1081,17 @@ mod tests {
         to_sync.send(vec![first]).unwrap();
         to_sync.send(vec![second]).unwrap();
         drop(to_sync);
-        sync_loop(wal, committed, broken.clone());
+        let (synced, writer_queue) = mpsc::channel();
+        sync_loop(wal, committed, synced, broken.clone());
         assert!(broken.is_set());
+        // The writer hears that the syncer is free again, error or not.
+        assert!(matches!(writer_queue.try_recv(), Ok(Msg::Synced)));
         for answer in [first_answer, second_answer] {
             let err = answer.blocking_recv().unwrap().unwrap_err();
             assert!(err.to_string().contains("synced to disk"), "{err}");
         }
         // And the writer takes nothing more.
-        let (queue_in, queue) = mpsc::channel::<Box<dyn Job>>();
+        let (queue_in, queue) = mpsc::channel::<Msg>();
         let (to_sync, _committed) = mpsc::channel();
         let (reply, answer) = oneshot::channel();
         let job = WriteJob {
@@ -1039,7 +1099,7 @@ mod tests {
             result: None,
             reply,
         };
-        queue_in.send(Box::new(job)).unwrap();
+        queue_in.send(Msg::Job(Box::new(job))).unwrap();
         drop(queue_in);
         let dir = tempfile::tempdir().unwrap();
         let conn = Connection::open(dir.path().join("unused.db")).unwrap();
