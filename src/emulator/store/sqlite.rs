@@ -6,7 +6,8 @@
 //! * The **writer** owns the read-write connection. Requests queue their closures to it; it
 //!   runs each as it arrives in one open transaction (each inside its own savepoint, so a
 //!   failing one leaves the others alone) and commits when the syncer is free: group commit,
-//!   one commit per fsync, however many writes arrived during the last one. The connection runs
+//!   one commit per fsync however many writes arrived during the last one (more only when
+//!   [`MAX_BATCH`] writes are waiting). The connection runs
 //!   with `synchronous=NORMAL`, so the commit only writes the WAL; the writer hands the batch to
 //!   the syncer and goes on with the next one.
 //! * The **syncer** fsyncs the WAL file and only then answers the batches committed before the
@@ -297,7 +298,8 @@ impl SqliteStore {
         let checkpointer = Connection::open(&path).map_err(open_error)?;
         checkpointer.execute_batch("PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;")?;
         let (wake, woken) = mpsc::sync_channel::<()>(1);
-        conn.wal_hook(Some(checkpoint_hook(wake)))?;
+        let broken = Broken::default();
+        conn.wal_hook(Some(checkpoint_hook(wake, broken.clone())))?;
 
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
@@ -312,7 +314,6 @@ impl SqliteStore {
             readers.push(Mutex::new(reader));
         }
 
-        let broken = Broken::default();
         let (writer, queue) = mpsc::channel::<Msg>();
         let (to_sync, committed) = mpsc::channel::<Vec<Box<dyn Job>>>();
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
@@ -376,9 +377,14 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 /// happened as failed.
 fn checkpoint_hook(
     wake: mpsc::SyncSender<()>,
+    broken: Broken,
 ) -> impl FnMut(&mut Wal, c_int) -> rusqlite::Result<()> + Send + 'static {
     let (mut woken_at, mut last): (c_int, c_int) = (0, 0);
     move |wal, frames| {
+        // After a failed fsync, as in the checkpointer: no WAL frame goes into the database.
+        if broken.is_set() {
+            return Ok(());
+        }
         if frames < last {
             // The WAL started over.
             woken_at = 0;
@@ -448,7 +454,7 @@ fn write_loop(
             }
         }
         if !open.jobs.is_empty() && (!syncing || !running || open.jobs.len() >= MAX_BATCH) {
-            syncing |= open.commit(&conn, &to_sync);
+            syncing |= open.commit(&conn, &to_sync, &broken);
         }
     }
 }
@@ -490,10 +496,21 @@ impl Open {
         }
     }
 
-    /// Commits and hands the jobs to the syncer; false if nothing was handed over.
-    fn commit(&mut self, conn: &Connection, to_sync: &mpsc::Sender<Vec<Box<dyn Job>>>) -> bool {
+    /// Commits and hands the jobs to the syncer; false if nothing was handed over. After a
+    /// failed fsync (which may have come while these jobs ran) nothing is committed any more.
+    fn commit(
+        &mut self,
+        conn: &Connection,
+        to_sync: &mpsc::Sender<Vec<Box<dyn Job>>>,
+        broken: &Broken,
+    ) -> bool {
         let jobs = std::mem::take(&mut self.jobs);
-        if let Err(e) = exec(conn, "COMMIT") {
+        let committed = if broken.is_set() {
+            Err(Broken::error())
+        } else {
+            exec(conn, "COMMIT")
+        };
+        if let Err(e) = committed {
             let _ = conn.execute_batch("ROLLBACK");
             for job in jobs {
                 job.finish(Err(&e));
@@ -749,9 +766,8 @@ impl Tx for Conn<'_> {
         if status == Some("") {
             return Err(StoreError::Task("an empty status cannot be stored".into()));
         }
-        let triples = self.add_referrers(key, refs)?;
-        let text = (!triples.is_empty())
-            .then(|| serde_json::to_string(&triples))
+        let text = (!refs.is_empty())
+            .then(|| serde_json::to_string(&ref_triples(refs)))
             .transpose()?;
         self.0
             .prepare_cached(
@@ -766,6 +782,7 @@ impl Tx for Conn<'_> {
                 doc,
                 text
             ])?;
+        self.add_referrers(key, refs)?;
         Ok(())
     }
 
@@ -1067,6 +1084,35 @@ mod tests {
             reply,
         };
         (Box::new(job), answer)
+    }
+
+    #[test]
+    fn writes_still_open_when_an_fsync_fails_are_not_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("open.db")).unwrap();
+        conn.execute_batch(MIGRATIONS.join(";").as_str()).unwrap();
+        let broken = Broken::default();
+        let (reply, answer) = oneshot::channel();
+        let job = WriteJob {
+            f: Some(|tx: &mut dyn Tx| tx.put(&launch("x"), None, "{}")),
+            result: None,
+            reply,
+        };
+        let mut open = Open::default();
+        open.run(&conn, Box::new(job), &broken);
+        assert_eq!(open.jobs.len(), 1, "the write ran in the open transaction");
+        // The fsync of the batch before fails while this write waits for its commit.
+        broken.set();
+        let (to_sync, committed) = mpsc::channel();
+        assert!(!open.commit(&conn, &to_sync, &broken));
+        assert!(committed.try_recv().is_err(), "nothing goes to the syncer");
+        let err = answer.blocking_recv().unwrap().unwrap_err();
+        assert!(err.to_string().contains("no more writes"), "{err}");
+        assert!(conn.is_autocommit(), "the transaction is rolled back");
+        let stored: i64 = conn
+            .query_row("SELECT count(*) FROM resources", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(stored, 0);
     }
 
     #[test]
