@@ -21,8 +21,9 @@ use kube::{
 use launch_operator::{controller::reconcile::FINALIZER, crd::Launch};
 use serde_json::{Value, json};
 use support::{
-    ControlPlane, Process, emulator_calls, emulator_mutating_calls, eventually, evidently_client,
-    http_get, namespace, repo_root, start_controller, start_emulator, wait_event, with_logs,
+    ControlPlane, Process, emulator_calls, emulator_mutating_calls, events, eventually,
+    evidently_client, http_get, namespace, repo_root, start_controller, start_emulator, wait_event,
+    with_logs,
 };
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -379,10 +380,14 @@ async fn evidently_down_for_30_seconds_is_reported_and_recovered_from() {
     let logs = e.logs();
     seed_checkout(&e.ev).await;
     apply(&e.admin, &e.ns, &example("checkout-rollout.yaml", &e.ns)).await;
-    with_logs(
-        logs.clone(),
-        wait_ready(&e.api, "checkout-v2", "True", "Reconciled").map_unit(),
-    )
+    // A second launch, deleted while Evidently is down.
+    let mut doomed = example("checkout-rollout.yaml", &e.ns);
+    doomed["metadata"]["name"] = json!("checkout-v3");
+    apply(&e.admin, &e.ns, &doomed).await;
+    with_logs(logs.clone(), async {
+        wait_ready(&e.api, "checkout-v2", "True", "Reconciled").await;
+        wait_ready(&e.api, "checkout-v3", "True", "Reconciled").await;
+    })
     .await;
 
     e.emulator.kill();
@@ -392,7 +397,32 @@ async fn evidently_down_for_30_seconds_is_reported_and_recovered_from() {
         wait_ready(&e.api, "checkout-v2", "False", "EvidentlyUnavailable").map_unit(),
     )
     .await;
+    // The deletion waits for Evidently, and says why once, not on every retry.
+    e.api
+        .delete("checkout-v3", &DeleteParams::default())
+        .await
+        .unwrap();
+    with_logs(logs.clone(), async {
+        let seen = wait_event(&e.admin, &e.ns, "NotDeleted").await;
+        let not_deleted: Vec<_> = seen.iter().filter(|e| e.reason == "NotDeleted").collect();
+        assert_eq!(not_deleted[0].type_, "Warning", "{not_deleted:?}");
+        assert!(
+            not_deleted[0]
+                .note
+                .contains("cannot delete launch checkout-v3 from Evidently yet"),
+            "{not_deleted:?}"
+        );
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(30).saturating_sub(down.elapsed())).await;
+    let stuck = e.api.get("checkout-v3").await.unwrap();
+    assert!(stuck.metadata.deletion_timestamp.is_some());
+    let said = events(&e.admin, &e.ns).await;
+    assert_eq!(
+        said.iter().filter(|e| e.reason == "NotDeleted").count(),
+        1,
+        "one NotDeleted event for the whole outage: {said:?}"
+    );
     e.emulator.restart();
     e.emulator.wait_healthy().await;
     let api = e.api.clone();
@@ -404,8 +434,24 @@ async fn evidently_down_for_30_seconds_is_reported_and_recovered_from() {
         .await
         .expect("recovered within 2 minutes of the emulator's return");
         assert_eq!(l.status.unwrap().status.as_deref(), Some("CREATED"));
+        eventually("checkout-v3 to be gone", WAIT, || async {
+            match api
+                .get_opt("checkout-v3")
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                None => Ok(()),
+                Some(_) => Err("still there".into()),
+            }
+        })
+        .await;
     })
     .await;
+    let err = get_launch(&e.ev, "checkout-v3").await.unwrap_err();
+    assert!(
+        err.into_service_error().is_resource_not_found_exception(),
+        "deleted from Evidently once it was back"
+    );
 }
 
 /// The operator's ServiceAccount can do its job (every test above runs under it) and nothing

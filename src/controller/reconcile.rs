@@ -5,7 +5,7 @@
 //! `status.rs` and `crate::evidently::launch`; this file sequences the IO.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, HashSet},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -73,6 +73,8 @@ pub struct Context {
     pub resync: Duration,
     /// Consecutive failures by object uid, for per-object backoff.
     failures: Mutex<HashMap<String, usize>>,
+    /// Objects whose deletion from Evidently is failing (and has been said so).
+    deleting: Mutex<HashSet<String>>,
 }
 
 impl Context {
@@ -90,6 +92,7 @@ impl Context {
             events,
             resync,
             failures: Mutex::new(HashMap::new()),
+            deleting: Mutex::new(HashSet::new()),
         }
     }
 
@@ -119,6 +122,19 @@ impl Context {
             .lock()
             .map(|map| map.contains_key(uid))
             .unwrap_or(false)
+    }
+
+    /// Records whether the object's deletion from Evidently is failing; returns whether it
+    /// already was.
+    fn deletion_failing(&self, uid: &str, failing: bool) -> bool {
+        let Ok(mut set) = self.deleting.lock() else {
+            return failing;
+        };
+        if failing {
+            !set.insert(uid.to_string())
+        } else {
+            set.remove(uid)
+        }
     }
 
     fn succeeded(&self, uid: &str) {
@@ -555,13 +571,44 @@ async fn converge_valid(
 /// validates: a resource whose spec is invalid must still be deletable.
 async fn cleanup(launch: Arc<Launch>, ctx: &Context) -> Result<Action, Error> {
     let uid = launch.uid().unwrap_or_default();
+    match remove(&launch, ctx).await {
+        Ok(action) => {
+            ctx.deletion_failing(&uid, false);
+            Ok(action)
+        }
+        Err(e) => {
+            // Said once per streak of failures, so that `kubectl describe` tells why the
+            // resource stays; the pass is retried with backoff.
+            if !ctx.deletion_failing(&uid, true) {
+                publish(
+                    ctx,
+                    launch.as_ref(),
+                    EventType::Warning,
+                    "NotDeleted",
+                    "DeleteLaunch",
+                    format!(
+                        "cannot delete launch {} from Evidently yet: {e}; retried with backoff, \
+                         the resource stays until then (or until the finalizer {FINALIZER} is \
+                         removed)",
+                        launch.launch_name()
+                    ),
+                );
+            }
+            Err(Error::Cleanup(e))
+        }
+    }
+}
+
+/// The deletion itself: stop and delete the launch in Evidently if it is this resource's.
+async fn remove(launch: &Launch, ctx: &Context) -> Result<Action, EvidentlyError> {
+    let uid = launch.uid().unwrap_or_default();
     ctx.metrics.set_ready(&uid, None);
     let project = launch.spec.project.clone();
     let name = launch.launch_name();
     if launch.spec.deletion_policy.unwrap_or_default() == DeletionPolicy::Retain {
         publish(
             ctx,
-            launch.as_ref(),
+            launch,
             EventType::Normal,
             "Retained",
             "DeleteLaunch",
@@ -576,14 +623,14 @@ async fn cleanup(launch: Arc<Launch>, ctx: &Context) -> Result<Action, Error> {
         Err(EvidentlyError::NotFound { .. } | EvidentlyError::Rejected(_)) => {
             return Ok(Action::await_change());
         }
-        Err(e) => return Err(Error::Cleanup(e)),
+        Err(e) => return Err(e),
     };
-    let ours = observed.tags.get(OWNER_TAG) == Some(&owner_of(&launch))
+    let ours = observed.tags.get(OWNER_TAG) == Some(&owner_of(launch))
         || launch.status.as_ref().and_then(|s| s.arn.as_ref()) == Some(&observed.arn);
     if !ours {
         publish(
             ctx,
-            launch.as_ref(),
+            launch,
             EventType::Normal,
             "NotDeleted",
             "DeleteLaunch",
@@ -597,16 +644,16 @@ async fn cleanup(launch: Arc<Launch>, ctx: &Context) -> Result<Action, Error> {
             .await
         {
             Ok(()) | Err(EvidentlyError::NotFound { .. } | EvidentlyError::Conflict(_)) => {}
-            Err(e) => return Err(Error::Cleanup(e)),
+            Err(e) => return Err(e),
         }
     }
     match ev.delete_launch(&project, &name).await {
         Ok(()) | Err(EvidentlyError::NotFound { .. }) => {}
-        Err(e) => return Err(Error::Cleanup(e)),
+        Err(e) => return Err(e),
     }
     publish(
         ctx,
-        launch.as_ref(),
+        launch,
         EventType::Normal,
         "Deleted",
         "DeleteLaunch",
