@@ -573,7 +573,9 @@ async fn cleanup(launch: Arc<Launch>, ctx: &Context) -> Result<Action, Error> {
     let uid = launch.uid().unwrap_or_default();
     match remove(&launch, ctx).await {
         Ok(action) => {
+            // The object goes away with its finalizer: forget its failures.
             ctx.deletion_failing(&uid, false);
+            ctx.succeeded(&uid);
             Ok(action)
         }
         Err(e) => {
