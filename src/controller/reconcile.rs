@@ -124,17 +124,21 @@ impl Context {
             .unwrap_or(false)
     }
 
-    /// Records whether the object's deletion from Evidently is failing; returns whether it
-    /// already was.
-    fn deletion_failing(&self, uid: &str, failing: bool) -> bool {
-        let Ok(mut set) = self.deleting.lock() else {
-            return failing;
-        };
-        if failing {
-            !set.insert(uid.to_string())
-        } else {
-            set.remove(uid)
+    /// Records that the object's deletion from Evidently failed; true the first time since it
+    /// last succeeded (or ever).
+    fn deletion_failed(&self, uid: &str) -> bool {
+        self.deleting
+            .lock()
+            .map(|mut set| set.insert(uid.to_string()))
+            .unwrap_or(false)
+    }
+
+    /// The object is gone (its finalizer released): forgets its failures.
+    fn forget(&self, uid: &str) {
+        if let Ok(mut set) = self.deleting.lock() {
+            set.remove(uid);
         }
+        self.succeeded(uid);
     }
 
     fn succeeded(&self, uid: &str) {
@@ -573,15 +577,13 @@ async fn cleanup(launch: Arc<Launch>, ctx: &Context) -> Result<Action, Error> {
     let uid = launch.uid().unwrap_or_default();
     match remove(&launch, ctx).await {
         Ok(action) => {
-            // The object goes away with its finalizer: forget its failures.
-            ctx.deletion_failing(&uid, false);
-            ctx.succeeded(&uid);
+            ctx.forget(&uid);
             Ok(action)
         }
         Err(e) => {
             // Said once per streak of failures, so that `kubectl describe` tells why the
             // resource stays; the pass is retried with backoff.
-            if !ctx.deletion_failing(&uid, true) {
+            if ctx.deletion_failed(&uid) {
                 publish(
                     ctx,
                     launch.as_ref(),

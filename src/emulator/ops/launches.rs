@@ -13,13 +13,15 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{PageRequest, Reply, check_quota, load, project_exists, require_project, save};
+use super::{
+    PageRequest, Reply, check_quota, load, project_exists, require_project, save, save_new,
+};
 use crate::{
     emulator::{
         arn::Arns,
         error::{self, ApiError, ValidationReason},
         resources::{LAUNCH_TYPE, Launch, LaunchExecution, LaunchGroup, LaunchStatus, now},
-        store::{Key, Kind, Reader, StoreError, Tx},
+        store::{Key, Kind, Reader, Tx},
     },
     rules::{
         CreateLaunchInput, LaunchGroupConfig, ScheduledSplitsLaunchConfig, UpdateLaunchInput,
@@ -201,8 +203,7 @@ pub fn create(tx: &mut dyn Tx, arns: &Arns, input: CreateLaunchInput) -> Result<
         scheduled_splits_definition: splits,
         tags: input.tags.unwrap_or_default(),
     };
-    let text = serde_json::to_string(&launch).map_err(StoreError::Document)?;
-    tx.insert(&key, Some(launch.status.as_str()), &text, &refs)?;
+    let text = save_new(tx, &key, Some(launch.status.as_str()), &launch, &refs)?;
     Ok(launch_reply(&text))
 }
 

@@ -62,6 +62,19 @@ pub(crate) fn save<T: Serialize>(
     Ok(text)
 }
 
+/// Stores a new document with its references (see [`Tx::insert`]); returns its text.
+pub(crate) fn save_new<T: Serialize>(
+    tx: &mut dyn Tx,
+    key: &Key,
+    status: Option<&str>,
+    doc: &T,
+    refs: &[Key],
+) -> Result<String, ApiError> {
+    let text = serde_json::to_string(doc).map_err(StoreError::Document)?;
+    tx.insert(key, status, &text, refs)?;
+    Ok(text)
+}
+
 /// ResourceNotFoundException unless the project exists (without decoding its document).
 pub(crate) fn project_exists(r: &dyn Reader, arns: &Arns, project: &str) -> Result<(), ApiError> {
     match r.get(&Key::new(Kind::Project, "", project))? {

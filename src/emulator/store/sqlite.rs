@@ -660,21 +660,17 @@ fn ref_triples(targets: &[Key]) -> Vec<(&str, &str, &str)> {
 }
 
 impl Conn<'_> {
-    /// One `referrers` row per target of `source`; returns the targets as the `refs` column
-    /// stores them.
-    fn add_referrers<'k>(
+    /// Runs `sql` (parameters: target kind, scope, name, then source kind, scope, name) once
+    /// per target of `source`: adds or removes `referrers` rows.
+    fn referrer_rows<'t>(
         &self,
+        sql: &str,
         source: &Key,
-        targets: &'k [Key],
-    ) -> Result<Vec<(&'k str, &'k str, &'k str)>, StoreError> {
-        let mut insert = self.0.prepare_cached(
-            "INSERT OR IGNORE INTO referrers
-             (dst_kind, dst_scope, dst_name, src_kind, src_scope, src_name)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
-        let triples = ref_triples(targets);
-        for (kind, scope, name) in &triples {
-            insert.execute(params![
+        targets: impl IntoIterator<Item = (&'t str, &'t str, &'t str)>,
+    ) -> Result<(), StoreError> {
+        let mut stmt = self.0.prepare_cached(sql)?;
+        for (kind, scope, name) in targets {
+            stmt.execute(params![
                 kind,
                 scope,
                 name,
@@ -683,16 +679,39 @@ impl Conn<'_> {
                 source.name
             ])?;
         }
-        Ok(triples)
+        Ok(())
+    }
+}
+
+/// Adds a `referrers` row (target first, then source).
+const ADD_REFERRER: &str = "INSERT OR IGNORE INTO referrers
+     (dst_kind, dst_scope, dst_name, src_kind, src_scope, src_name)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+/// Removes a `referrers` row (target first, then source).
+const REMOVE_REFERRER: &str = "DELETE FROM referrers
+     WHERE dst_kind = ?1 AND dst_scope = ?2 AND dst_name = ?3
+     AND src_kind = ?4 AND src_scope = ?5 AND src_name = ?6";
+
+/// The `refs` column of a source with these targets (NULL for none).
+fn refs_column(targets: &[(&str, &str, &str)]) -> Result<Option<String>, StoreError> {
+    Ok((!targets.is_empty())
+        .then(|| serde_json::to_string(targets))
+        .transpose()?)
+}
+
+/// '' is the "all" row of `counts`, so no document may have it as its status.
+fn storable_status(status: Option<&str>) -> Result<(), StoreError> {
+    if status == Some("") {
+        Err(StoreError::Task("an empty status cannot be stored".into()))
+    } else {
+        Ok(())
     }
 }
 
 impl Tx for Conn<'_> {
     fn put(&mut self, key: &Key, status: Option<&str>, doc: &str) -> Result<(), StoreError> {
-        if status == Some("") {
-            // '' is the "all" row of `counts`.
-            return Err(StoreError::Task("an empty status cannot be stored".into()));
-        }
+        storable_status(status)?;
         let mut stmt = self.0.prepare_cached(
             "INSERT INTO resources (kind, scope, name, status, doc) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (kind, scope, name) DO UPDATE SET status = excluded.status, doc = excluded.doc",
@@ -721,25 +740,14 @@ impl Tx for Conn<'_> {
             Some(text) => serde_json::from_str(&text)?,
             None => Vec::new(),
         };
-        let mut remove = self.0.prepare_cached(
-            "DELETE FROM referrers WHERE dst_kind = ?1 AND dst_scope = ?2 AND dst_name = ?3
-             AND src_kind = ?4 AND src_scope = ?5 AND src_name = ?6",
-        )?;
-        for (kind, scope, name) in &old {
-            remove.execute(params![
-                kind,
-                scope,
-                name,
-                source.kind.as_str(),
-                source.scope,
-                source.name
-            ])?;
-        }
-        let new = self.add_referrers(source, targets)?;
+        let old_targets = old
+            .iter()
+            .map(|(k, s, n)| (k.as_str(), s.as_str(), n.as_str()));
+        self.referrer_rows(REMOVE_REFERRER, source, old_targets)?;
+        let new = ref_triples(targets);
+        self.referrer_rows(ADD_REFERRER, source, new.iter().copied())?;
         if !(old.is_empty() && new.is_empty()) {
-            let text = (!new.is_empty())
-                .then(|| serde_json::to_string(&new))
-                .transpose()?;
+            let text = refs_column(&new)?;
             self.0
                 .prepare_cached(
                     "UPDATE resources SET refs = ?4 WHERE kind = ?1 AND scope = ?2 AND name = ?3",
@@ -763,12 +771,9 @@ impl Tx for Conn<'_> {
         doc: &str,
         refs: &[Key],
     ) -> Result<(), StoreError> {
-        if status == Some("") {
-            return Err(StoreError::Task("an empty status cannot be stored".into()));
-        }
-        let text = (!refs.is_empty())
-            .then(|| serde_json::to_string(&ref_triples(refs)))
-            .transpose()?;
+        storable_status(status)?;
+        let targets = ref_triples(refs);
+        let text = refs_column(&targets)?;
         self.0
             .prepare_cached(
                 "INSERT INTO resources (kind, scope, name, status, doc, refs)
@@ -782,8 +787,7 @@ impl Tx for Conn<'_> {
                 doc,
                 text
             ])?;
-        self.add_referrers(key, refs)?;
-        Ok(())
+        self.referrer_rows(ADD_REFERRER, key, targets)
     }
 
     fn delete(&mut self, key: &Key) -> Result<bool, StoreError> {
