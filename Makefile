@@ -12,9 +12,9 @@ test:
 control-plane:
 	tools/control-plane/build.sh
 
-## Regenerate the committed CRD after changing src/crd or src/rules.
+## Regenerate the committed CRDs after changing src/crd or src/rules.
 crds:
-	$(CARGO) run --quiet --locked -- crds > crds/launch.yaml
+	$(CARGO) run --quiet --locked -- crds > crds/crds.yaml
 
 ## Everything on this machine: control plane, emulator, controller, examples applied. Ctrl-C stops.
 quickstart:

@@ -6,7 +6,7 @@ use clap::Parser;
 use launch_operator::{
     cli::{Cli, Command},
     controller,
-    crd::schema::launch_crd_yaml,
+    crd::all_crds_yaml,
     emulator, manifests, telemetry,
 };
 
@@ -14,7 +14,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Crds => {
-            print!("{}", launch_crd_yaml());
+            print!("{}", all_crds_yaml());
             ExitCode::SUCCESS
         }
         Command::Validate(args) => manifests::run(&args.paths),

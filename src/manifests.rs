@@ -2,8 +2,8 @@
 //! manifest reaches Git or a cluster.
 //!
 //! Reads files, directories and standard input, splits multi-document YAML (and `kind: List`),
-//! and checks every `Launch` with [`crate::crd::validate_spec`], the same function the controller
-//! runs. It does not contact a cluster and does not evaluate the CRD's CEL rules separately:
+//! and checks every `Project`, `Feature`, `Segment` and `Launch` with the same functions the
+//! controller runs (`Managed::validate`). It does not contact a cluster and does not evaluate the CRD's CEL rules separately:
 //! the rules module enforces the same rules.
 
 use std::{
@@ -15,10 +15,25 @@ use std::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::crd::{GROUP, validate_spec};
+use crate::{
+    crd::{API_VERSION, Feature, GROUP, Launch, Project, Segment, schema::KINDS},
+    kinds::Managed,
+    rules::Violation,
+};
 
-/// The API version that `validate` checks.
-pub const API_VERSION: &str = "evidently.launch-operator.io/v1alpha1";
+/// The check of one kind's spec.
+fn validator(kind: &str) -> Option<fn(&Value, &str) -> Result<(), Vec<Violation>>> {
+    fn check<K: Managed>(spec: &Value, name: &str) -> Result<(), Vec<Violation>> {
+        K::validate(spec, name).map(|_| ())
+    }
+    Some(match kind {
+        "Project" => check::<Project>,
+        "Feature" => check::<Feature>,
+        "Segment" => check::<Segment>,
+        "Launch" => check::<Launch>,
+        _ => return None,
+    })
+}
 
 /// One problem in one document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,9 +54,10 @@ impl std::fmt::Display for Problem {
 #[derive(Debug, Default)]
 pub struct Report {
     pub problems: Vec<Problem>,
-    /// Documents that are not Launches, as `location: apiVersion kind`.
+    /// Documents that are not resources of this operator, as `location: apiVersion kind`.
     pub skipped: Vec<String>,
-    pub launches: usize,
+    /// Documents checked (resources of this operator, of any kind).
+    pub checked: usize,
     pub files: usize,
 }
 
@@ -52,11 +68,12 @@ pub fn run(paths: &[PathBuf]) -> ExitCode {
         println!("{p}");
     }
     for s in &report.skipped {
-        eprintln!("{s}: skipped (not a {GROUP} Launch)");
+        eprintln!("{s}: skipped (not a {GROUP} resource)");
     }
     eprintln!(
-        "checked {} Launch manifest(s) in {} file(s): {} problem(s)",
-        report.launches,
+        "checked {} manifest(s) ({}) in {} file(s): {} problem(s)",
+        report.checked,
+        KINDS.join(", "),
         report.files,
         report.problems.len()
     );
@@ -177,7 +194,8 @@ fn check_document(location: &str, doc: &Value, report: &mut Report) {
         return;
     }
     let is_our_group = api_version.split('/').next() == Some(GROUP);
-    if kind != "Launch" || !is_our_group {
+    let check = validator(kind).filter(|_| is_our_group);
+    let Some(check) = check else {
         let what = if doc.is_object() {
             format!("{api_version} {kind}").trim().to_string()
         } else {
@@ -185,8 +203,8 @@ fn check_document(location: &str, doc: &Value, report: &mut Report) {
         };
         report.skipped.push(format!("{location}: {what}"));
         return;
-    }
-    report.launches += 1;
+    };
+    report.checked += 1;
     let mut push = |detail: String| {
         report.problems.push(Problem {
             location: location.to_string(),
@@ -206,7 +224,7 @@ fn check_document(location: &str, doc: &Value, report: &mut Report) {
     match doc.get("spec") {
         None | Some(Value::Null) => push("spec: Member must not be null".into()),
         Some(spec) => {
-            if let Err(violations) = validate_spec(spec, name.unwrap_or_default()) {
+            if let Err(violations) = check(spec, name.unwrap_or_default()) {
                 for v in violations {
                     push(v.to_string());
                 }

@@ -11,6 +11,8 @@ use prometheus_client::{
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReconcileLabels {
+    /// The resource kind (`Project`, `Feature`, `Segment`, `Launch`).
+    kind: String,
     /// `Ready` reason of the pass (e.g. `Reconciled`, `DependencyNotFound`).
     reason: String,
 }
@@ -29,6 +31,7 @@ struct EventLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReadyLabels {
+    kind: String,
     ready: String,
 }
 
@@ -39,10 +42,10 @@ pub struct Metrics {
     failures: Family<ReconcileLabels, Counter>,
     duration: Histogram,
     calls: Family<CallLabels, Counter>,
-    launches: Family<ReadyLabels, Gauge>,
+    resources: Family<ReadyLabels, Gauge>,
     events: Family<EventLabels, Counter>,
-    /// Ready status by object uid, to keep the `launches` gauge exact.
-    ready_by_uid: Mutex<HashMap<String, &'static str>>,
+    /// Kind and Ready status by object uid, to keep the `resources` gauge exact.
+    ready_by_uid: Mutex<HashMap<String, (&'static str, &'static str)>>,
 }
 
 impl Default for Metrics {
@@ -80,11 +83,11 @@ impl Metrics {
             "Evidently API calls, by operation and outcome (Success or an error category)",
             calls.clone(),
         );
-        let launches = Family::<ReadyLabels, Gauge>::default();
+        let resources = Family::<ReadyLabels, Gauge>::default();
         registry.register(
-            "launches",
-            "Launch resources by Ready condition status",
-            launches.clone(),
+            "resources",
+            "Resources by kind and Ready condition status",
+            resources.clone(),
         );
         let events = Family::<EventLabels, Counter>::default();
         registry.register(
@@ -99,13 +102,14 @@ impl Metrics {
             failures,
             duration,
             calls,
-            launches,
+            resources,
             ready_by_uid: Mutex::new(HashMap::new()),
         }
     }
 
-    pub fn reconciled(&self, reason: &str, ready: bool, took: Duration) {
+    pub fn reconciled(&self, kind: &str, reason: &str, ready: bool, took: Duration) {
         let labels = ReconcileLabels {
+            kind: kind.to_string(),
             reason: reason.to_string(),
         };
         self.reconciles.get_or_create(&labels).inc();
@@ -135,27 +139,30 @@ impl Metrics {
             + 1
     }
 
-    /// Records the Ready status (`True` or `False`) of an object, or its removal.
-    pub fn set_ready(&self, uid: &str, ready: Option<&'static str>) {
+    /// Records the Ready status (`True` or `False`) of an object of `kind`, or its removal.
+    pub fn set_ready(&self, kind: &'static str, uid: &str, ready: Option<&'static str>) {
         let Ok(mut map) = self.ready_by_uid.lock() else {
             return;
         };
-        let previous = match ready {
-            Some(r) => map.insert(uid.to_string(), r),
+        let now = ready.map(|r| (kind, r));
+        let previous = match now {
+            Some(entry) => map.insert(uid.to_string(), entry),
             None => map.remove(uid),
         };
-        if previous == ready {
+        if previous == now {
             return;
         }
+        let gauge = |(kind, ready): (&str, &str)| {
+            self.resources.get_or_create(&ReadyLabels {
+                kind: kind.into(),
+                ready: ready.into(),
+            })
+        };
         if let Some(p) = previous {
-            self.launches
-                .get_or_create(&ReadyLabels { ready: p.into() })
-                .dec();
+            gauge(p).dec();
         }
-        if let Some(r) = ready {
-            self.launches
-                .get_or_create(&ReadyLabels { ready: r.into() })
-                .inc();
+        if let Some(n) = now {
+            gauge(n).inc();
         }
     }
 
@@ -175,23 +182,23 @@ mod tests {
     #[test]
     fn ready_gauge_counts_each_object_once() {
         let m = Metrics::new();
-        m.set_ready("a", Some("False"));
-        m.set_ready("a", Some("True"));
-        m.set_ready("b", Some("True"));
-        m.set_ready("b", Some("True"));
+        m.set_ready("Launch", "a", Some("False"));
+        m.set_ready("Launch", "a", Some("True"));
+        m.set_ready("Launch", "b", Some("True"));
+        m.set_ready("Launch", "b", Some("True"));
         let text = m.encode();
         assert!(
-            text.contains("launch_operator_launches{ready=\"True\"} 2"),
+            text.contains("launch_operator_resources{kind=\"Launch\",ready=\"True\"} 2"),
             "{text}"
         );
         assert!(
-            text.contains("launch_operator_launches{ready=\"False\"} 0"),
+            text.contains("launch_operator_resources{kind=\"Launch\",ready=\"False\"} 0"),
             "{text}"
         );
-        m.set_ready("a", None);
+        m.set_ready("Launch", "a", None);
         assert!(
             m.encode()
-                .contains("launch_operator_launches{ready=\"True\"} 1")
+                .contains("launch_operator_resources{kind=\"Launch\",ready=\"True\"} 1")
         );
     }
 

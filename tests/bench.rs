@@ -56,7 +56,7 @@ use kube::{
     core::{ApiResource, GroupVersionKind},
     runtime::watcher,
 };
-use launch_operator::{controller::reconcile::FINALIZER, crd::Launch};
+use launch_operator::crd::{FINALIZER, Launch};
 use serde_json::{Value, json};
 use support::{
     ControlPlane, Process, emulator_calls, emulator_mutating_calls, evidently_client, http_get,

@@ -37,10 +37,10 @@ fn run_validate(args: &[&str], stdin: Option<&str>) -> Output {
 fn crds_prints_exactly_the_committed_crd() {
     let out = bin().arg("crds").output().unwrap();
     assert!(out.status.success());
-    let committed = std::fs::read_to_string(root().join("crds/launch.yaml")).unwrap();
+    let committed = std::fs::read_to_string(root().join("crds/crds.yaml")).unwrap();
     assert!(
         String::from_utf8(out.stdout).unwrap() == committed,
-        "crds/launch.yaml is stale: run `make crds` and commit the result"
+        "crds/crds.yaml is stale: run `make crds` and commit the result"
     );
 }
 

@@ -5,6 +5,7 @@
 use std::process::Command;
 
 use mlua::{Lua, LuaSerdeExt};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 fn render(overlay: &str) -> Vec<Value> {
@@ -159,7 +160,7 @@ fn both_overlays_add_the_controllers_finalizer_at_admission_on_create_only() {
         let expression = policy["spec"]["mutations"][0]["jsonPatch"]["expression"]
             .as_str()
             .unwrap();
-        let quoted = format!("\"{}\"", launch_operator::controller::reconcile::FINALIZER);
+        let quoted = format!("\"{}\"", launch_operator::crd::FINALIZER);
         assert!(expression.contains(&quoted), "{overlay}: {expression}");
         let binding = find(
             &objects,
@@ -175,24 +176,30 @@ fn both_overlays_add_the_controllers_finalizer_at_admission_on_create_only() {
 }
 
 #[test]
-fn the_installed_crd_is_the_committed_one() {
+fn the_installed_crds_are_the_committed_ones() {
     let objects = render("emulator");
-    let crd = find(
-        &objects,
-        "CustomResourceDefinition",
-        "launches.evidently.launch-operator.io",
-    );
-    let committed: Value = serde_json::to_value(
-        serde_yaml::from_str::<serde_yaml::Value>(
-            &std::fs::read_to_string(format!("{}/crds/launch.yaml", env!("CARGO_MANIFEST_DIR")))
-                .unwrap(),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    assert!(
-        crd["spec"] == committed["spec"],
-        "deploy/ does not install crds/launch.yaml as committed"
+    let text =
+        std::fs::read_to_string(format!("{}/crds/crds.yaml", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let mut names = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let committed: Value =
+            serde_json::to_value(serde_yaml::Value::deserialize(doc).unwrap()).unwrap();
+        let name = committed["metadata"]["name"].as_str().unwrap().to_string();
+        let crd = find(&objects, "CustomResourceDefinition", &name);
+        assert!(
+            crd["spec"] == committed["spec"],
+            "deploy/ does not install {name} as committed in crds/crds.yaml"
+        );
+        names.push(name);
+    }
+    assert_eq!(
+        names,
+        [
+            "projects.evidently.launch-operator.io",
+            "segments.evidently.launch-operator.io",
+            "features.evidently.launch-operator.io",
+            "launches.evidently.launch-operator.io"
+        ]
     );
 }
 

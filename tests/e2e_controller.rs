@@ -18,7 +18,7 @@ use kube::{
     Api, Client, ResourceExt,
     api::{DeleteParams, ListParams, Patch, PatchParams},
 };
-use launch_operator::{controller::reconcile::FINALIZER, crd::Launch};
+use launch_operator::crd::{FINALIZER, Launch};
 use serde_json::{Value, json};
 use support::{
     ControlPlane, Process, emulator_calls, emulator_mutating_calls, events, eventually,

@@ -26,13 +26,8 @@ async fn an_invalid_object_from_before_the_schema_is_reported_and_never_sent_to_
     let ns = namespace(&admin, "drift").await;
 
     // 1. A permissive CRD, as an older release might have installed.
-    let mut loose: serde_json::Value = serde_json::to_value(
-        serde_yaml::from_str::<serde_yaml::Value>(
-            &std::fs::read_to_string(repo_root().join("crds/launch.yaml")).unwrap(),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let mut loose: serde_json::Value =
+        launch_operator::crd::crd_of("Launch").expect("Launch is a kind");
     let schema = &mut loose["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
     schema["properties"]["spec"] =
         json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true});
@@ -87,7 +82,7 @@ async fn an_invalid_object_from_before_the_schema_is_reported_and_never_sent_to_
     .await;
 
     // 3. The current CRD again.
-    support::control_plane::apply_file(&admin, &repo_root().join("crds/launch.yaml")).await;
+    support::control_plane::apply_file(&admin, &repo_root().join("crds/crds.yaml")).await;
 
     let emulator = start_emulator(&[]).await;
     let ev = evidently_client(&emulator.url());

@@ -278,7 +278,7 @@ async fn kubectl_get_wide_shows_the_printer_columns() {
 /// manifest lists itself is not doubled, and updates are left alone.
 #[tokio::test]
 async fn new_launches_get_the_finalizer_at_admission_and_keep_it_on_reapply() {
-    use launch_operator::controller::reconcile::FINALIZER;
+    use launch_operator::crd::FINALIZER;
     let cp = ControlPlane::shared();
     let admin = cp.admin().await;
     let ns = namespace(&admin, "admission").await;

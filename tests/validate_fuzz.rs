@@ -73,7 +73,7 @@ proptest! {
         let text = serde_yaml::to_string(&doc).unwrap();
         let mut report = Report::default();
         check_text("fuzz", &text, &mut report);
-        prop_assert_eq!(report.launches, 1);
+        prop_assert_eq!(report.checked, 1);
     }
 
     #[test]

@@ -1,34 +1,47 @@
-//! The form in which the controller caches Launches.
+//! The form in which the controller caches objects of every kind.
 //!
-//! The cache holds every Launch in the cluster for the life of the process, so its size per
-//! object is the controller's memory at scale. A `Launch` decoded into its Rust types costs
+//! The cache holds every object in the cluster for the life of the process, so its size per
+//! object is the controller's memory at scale. An object decoded into its Rust types costs
 //! several times its JSON: every string and map is its own allocation, and a `BTreeMap` of two
 //! step weights allocates an eleven-slot node. The cache therefore keeps `spec` and `status`
-//! as the JSON text the API server sent (`RawValue`), and decodes them into a [`Launch`] at
-//! the start of each reconcile pass, which costs microseconds against the pass's network
-//! round trips. Measured in BENCHMARKS.md.
+//! as compact JSON text ([`JsonText`]), and decodes them into the kind's types at the start of
+//! each reconcile pass, which costs microseconds against the pass's network round trips.
+//! Measured in BENCHMARKS.md.
 //!
 //! Decoding per pass has a second benefit: an object whose spec does not decode (a resource
 //! written under another CRD version) fails its own pass with a clear error instead of failing
-//! the watch, and with it every other Launch.
+//! the watch, and with it every other object.
 
-use std::borrow::Cow;
+use std::{borrow::Cow, marker::PhantomData};
 
 use k8s_openapi::{NamespaceResourceScope, apimachinery::pkg::apis::meta::v1::ObjectMeta};
 use kube::Resource;
 use serde::Deserialize;
 
-use crate::crd::{GROUP, Launch, LaunchSpec, LaunchStatus};
+use crate::{
+    crd::{GROUP, OWN_ANNOTATIONS, READY},
+    kinds::Managed,
+};
 
-/// Prefix of the annotations the controller reads (`evidently.launch-operator.io/adopt`).
-const OWN_ANNOTATIONS: &str = "evidently.launch-operator.io/";
-
-/// A Launch as the controller caches it: metadata, and spec and status as JSON text.
-#[derive(Clone, Debug, Deserialize)]
-pub struct CachedLaunch {
+/// An object as the controller caches it: metadata, and spec and status as JSON text.
+#[derive(Debug, Deserialize)]
+pub struct Cached<K> {
     pub metadata: ObjectMeta,
     pub spec: JsonText,
     pub status: Option<JsonText>,
+    #[serde(skip)]
+    kind: PhantomData<fn() -> K>,
+}
+
+impl<K> Clone for Cached<K> {
+    fn clone(&self) -> Self {
+        Cached {
+            metadata: self.metadata.clone(),
+            spec: self.spec.clone(),
+            status: self.status.clone(),
+            kind: PhantomData,
+        }
+    }
 }
 
 /// A JSON value kept as its compact text.
@@ -52,21 +65,21 @@ impl<'de> Deserialize<'de> for JsonText {
     }
 }
 
-impl Resource for CachedLaunch {
+impl<K: Managed> Resource for Cached<K> {
     type DynamicType = ();
     type Scope = NamespaceResourceScope;
 
     fn kind(dt: &()) -> Cow<'_, str> {
-        Launch::kind(dt)
+        K::kind(dt)
     }
     fn group(dt: &()) -> Cow<'_, str> {
-        Launch::group(dt)
+        K::group(dt)
     }
     fn version(dt: &()) -> Cow<'_, str> {
-        Launch::version(dt)
+        K::version(dt)
     }
     fn plural(dt: &()) -> Cow<'_, str> {
-        Launch::plural(dt)
+        K::plural(dt)
     }
     fn meta(&self) -> &ObjectMeta {
         &self.metadata
@@ -76,18 +89,19 @@ impl Resource for CachedLaunch {
     }
 }
 
-/// Why a cached object could not be decoded into a [`Launch`].
+/// Why a cached object could not be decoded into its kind's types.
 #[derive(Debug, thiserror::Error)]
-#[error("{part} does not match the Launch type of this controller ({GROUP}): {error}")]
+#[error("{part} does not match the {kind} type of this controller ({GROUP}): {error}")]
 pub struct DecodeError {
+    pub kind: &'static str,
     pub part: &'static str,
     #[source]
     pub error: serde_json::Error,
 }
 
-impl CachedLaunch {
+impl<K: Managed> Cached<K> {
     /// Drops what the controller never reads before the object enters the cache:
-    /// `managedFields` (more than half of a Launch as the API server sends it), labels, owner
+    /// `managedFields` (more than half of an object as the API server sends it), labels, owner
     /// references, and every annotation but the controller's own (kubectl's
     /// `last-applied-configuration` alone would double the spec).
     pub fn prune(&mut self) {
@@ -104,32 +118,59 @@ impl CachedLaunch {
     }
 
     /// The status alone; `None` when absent or not decodable (the pass then writes a new one).
-    pub fn decode_status(&self) -> Option<LaunchStatus> {
+    pub fn decode_status(&self) -> Option<K::Status> {
         self.status
             .as_ref()
             .and_then(|s| serde_json::from_str(s.get()).ok())
     }
 
+    /// The stored `Ready` condition's (status, reason), read without decoding the rest.
+    pub fn ready(&self) -> Option<(String, String)> {
+        #[derive(Deserialize)]
+        struct Conditions {
+            #[serde(default)]
+            conditions: Vec<Condition>,
+        }
+        #[derive(Deserialize)]
+        struct Condition {
+            #[serde(rename = "type")]
+            type_: String,
+            status: String,
+            #[serde(default)]
+            reason: String,
+        }
+        let text = self.status.as_ref()?;
+        let status: Conditions = serde_json::from_str(text.get()).ok()?;
+        status
+            .conditions
+            .into_iter()
+            .find(|c| c.type_ == READY)
+            .map(|c| (c.status, c.reason))
+    }
+
     /// The object in the controller's types. The status is decoded leniently (see
     /// [`Self::decode_status`]); the spec must decode.
-    pub fn decode(&self) -> Result<Launch, DecodeError> {
-        let spec: LaunchSpec =
-            serde_json::from_str(self.spec.get()).map_err(|error| DecodeError {
-                part: "spec",
-                error,
-            })?;
-        Ok(Launch {
-            metadata: self.metadata.clone(),
+    pub fn decode(&self) -> Result<K, DecodeError> {
+        let spec = serde_json::from_str(self.spec.get()).map_err(|error| DecodeError {
+            kind: K::KIND,
+            part: "spec",
+            error,
+        })?;
+        Ok(K::from_parts(
+            self.metadata.clone(),
             spec,
-            status: self.decode_status(),
-        })
+            self.decode_status(),
+        ))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crd::Launch;
     use serde_json::json;
+
+    type CachedLaunch = Cached<Launch>;
 
     fn cached(value: serde_json::Value) -> CachedLaunch {
         serde_json::from_str(&value.to_string()).expect("a cached launch")
@@ -215,7 +256,27 @@ mod tests {
         let c = cached(v);
         let e = c.decode().unwrap_err();
         assert_eq!(e.part, "spec");
-        assert!(e.to_string().contains("spec does not match"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("spec does not match the Launch type"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_ready_condition_is_read_without_the_rest_of_the_status() {
+        let mut v = object();
+        v["status"]["conditions"] = json!([
+            {"type": "Other", "status": "True"},
+            {"type": "Ready", "status": "False", "reason": "DependencyNotFound", "message": "m",
+             "lastTransitionTime": "2026-01-01T00:00:00Z"}
+        ]);
+        let c = cached(v);
+        assert_eq!(
+            c.ready(),
+            Some(("False".to_string(), "DependencyNotFound".to_string()))
+        );
+        assert_eq!(cached(object()).ready(), None);
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! The controller (`launch-operator controller`): wiring of the Kubernetes client, the
-//! Evidently client, leader election, the admin endpoints and the kube-runtime `Controller`.
+//! Evidently client, leader election, the admin endpoints and one kube-runtime controller per
+//! kind (`Project`, `Segment`, `Feature`, `Launch`).
 //!
-//! The reconcile algorithm is in `reconcile.rs`, the status rules in `status.rs`; this file
-//! only starts and stops things.
+//! The reconcile algorithm is in `reconcile.rs`, the status rules in `status.rs`, the
+//! dependency triggers between kinds in `signals.rs`; this file only starts and stops things.
 
 pub mod cache;
 pub mod events;
 pub mod reconcile;
+pub mod signals;
 pub mod status;
 
 use std::sync::{
@@ -15,12 +17,12 @@ use std::sync::{
 };
 
 use anyhow::Context as _;
-use futures::{FutureExt, StreamExt, future::join_all};
+use futures::{FutureExt, StreamExt, future::BoxFuture, future::join_all, stream};
 use kube::{
     Api, Client,
     runtime::{
         WatchStreamExt, applier,
-        controller::{Config, trigger_self},
+        controller::{Config, ReconcileRequest, trigger_self},
         events::Reporter,
         reflector, watcher,
     },
@@ -30,8 +32,15 @@ use tracing::{info, warn};
 
 pub use reconcile::{Context, error_policy, reconcile};
 
-use crate::{admin, cli::ControllerArgs, evidently::Evidently, metrics::Metrics};
-use cache::CachedLaunch;
+use crate::{
+    admin,
+    cli::ControllerArgs,
+    crd::{Feature, Launch, Project, Segment},
+    evidently::Evidently,
+    kinds::Managed,
+    metrics::Metrics,
+};
+use cache::Cached;
 
 /// How long queued events may still be written at exit (after [`SHUTDOWN_GRACE`]; together
 /// under the Deployment's 30 s).
@@ -45,11 +54,13 @@ pub const LEASE_NAME: &str = "launch-operator";
 /// server would otherwise keep it alive.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
 
-/// Reconciles the Launches of `api` until `shutdown`: what `kube::runtime::Controller` does
-/// (cache, one trigger per change, reconciles as tasks, in-flight passes finish on shutdown),
-/// assembled from its parts so that objects are pruned and kept compact ([`cache`]) before they are cached.
-async fn control(
-    api: Api<CachedLaunch>,
+/// Reconciles the objects of kind `K` of `api` until `shutdown`: what
+/// `kube::runtime::Controller` does (cache, one trigger per change, reconciles as tasks,
+/// in-flight passes finish on shutdown), assembled from its parts so that objects are pruned
+/// and kept compact ([`cache`]) before they are cached, and so that the objects waiting for
+/// another kind are triggered when it moves ([`signals`]).
+async fn control<K: Managed>(
+    api: Api<Cached<K>>,
     ctx: Arc<Context>,
     concurrency: u16,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -57,13 +68,17 @@ async fn control(
     let (store, writer) = reflector::store();
     let changes = watcher(api, watcher::Config::default())
         .default_backoff()
-        .modify(CachedLaunch::prune)
+        .modify(Cached::<K>::prune)
         .reflect(writer)
         .applied_objects();
-    let queue = trigger_self(changes, ()).take_until(shutdown);
+    let waiting = ctx
+        .signals
+        .waiting::<K>(store.clone())
+        .map(|r| Ok(ReconcileRequest::from(r)));
+    let queue = stream::select(trigger_self(changes, ()), waiting).take_until(shutdown);
     applier(
-        |launch, ctx| {
-            let pass = tokio::spawn(reconcile(launch, ctx));
+        |object, ctx| {
+            let pass = tokio::spawn(reconcile::<K>(object, ctx));
             Box::pin(async move {
                 match pass.await {
                     Ok(result) => result,
@@ -71,7 +86,7 @@ async fn control(
                 }
             })
         },
-        error_policy,
+        error_policy::<K>,
         ctx,
         store,
         queue,
@@ -79,10 +94,31 @@ async fn control(
     )
     .for_each(|result| async move {
         if let Err(e) = result {
-            warn!(error = %e, "controller");
+            warn!(kind = K::KIND, error = %e, "controller");
         }
     })
     .await;
+}
+
+/// The controller of `K` for each watched namespace (or the whole cluster).
+fn controllers_of<K: Managed>(
+    client: &Client,
+    namespaces: &[String],
+    ctx: &Arc<Context>,
+    concurrency: u16,
+    shutdown: &(impl std::future::Future<Output = ()> + Clone + Send + 'static),
+) -> Vec<BoxFuture<'static, ()>> {
+    let apis: Vec<Api<Cached<K>>> = if namespaces.is_empty() {
+        vec![Api::all(client.clone())]
+    } else {
+        namespaces
+            .iter()
+            .map(|ns| Api::namespaced(client.clone(), ns))
+            .collect()
+    };
+    apis.into_iter()
+        .map(|api| control::<K>(api, ctx.clone(), concurrency, shutdown.clone()).boxed())
+        .collect()
 }
 
 /// Resolves on SIGTERM or SIGINT.
@@ -174,18 +210,12 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
         events,
         args.resync_interval,
     ));
-    let apis: Vec<Api<CachedLaunch>> = if args.namespaces.is_empty() {
-        vec![Api::all(client.clone())]
-    } else {
-        args.namespaces
-            .iter()
-            .map(|ns| Api::namespaced(client.clone(), ns))
-            .collect()
-    };
-    let all = join_all(
-        apis.into_iter()
-            .map(|api| control(api, ctx.clone(), args.concurrency, shutdown.clone())),
-    );
+    let (ns, n) = (&args.namespaces, args.concurrency);
+    let mut all = controllers_of::<Project>(&client, ns, &ctx, n, &shutdown);
+    all.extend(controllers_of::<Segment>(&client, ns, &ctx, n, &shutdown));
+    all.extend(controllers_of::<Feature>(&client, ns, &ctx, n, &shutdown));
+    all.extend(controllers_of::<Launch>(&client, ns, &ctx, n, &shutdown));
+    let all = join_all(all);
     // The passes hold the rest; the event writer ends once they are all gone.
     drop(ctx);
     let grace = {

@@ -1,8 +1,9 @@
-//! One idempotent reconcile pass over a `Launch` (ARCHITECTURE §3): finalizer, validation,
-//! create or adopt, compare, update, status, requeue — and the deletion path.
+//! One idempotent reconcile pass, written once for every kind (ARCHITECTURE.md §3 and §8):
+//! finalizer, validation, create or adopt, compare, update, tags, status, requeue — and the
+//! deletion path. What differs between kinds is behind [`Managed`]; this file sequences the IO.
 //!
 //! The pass never branches on why it was triggered. Decisions that are pure live in
-//! `status.rs` and `crate::evidently::launch`; this file sequences the IO.
+//! `status.rs` and in each kind's module.
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
@@ -24,44 +25,28 @@ use serde_json::json;
 use tracing::{Instrument, info, info_span, warn};
 
 use super::{
-    cache::{CachedLaunch, DecodeError},
+    cache::{Cached, DecodeError},
     events::Events,
+    signals::Signals,
     status::{Outcome, Retry, next_status, now, ready_of},
 };
 use crate::{
-    crd::{DeletionPolicy, Launch, LaunchStatus, validate_spec},
-    evidently::{Evidently, EvidentlyError, ObservedLaunch, diff},
+    crd::{
+        ADOPT_ANNOTATION, API_VERSION, CommonStatus, DeletionPolicy, FIELD_MANAGER, FINALIZER,
+        OWNER_TAG,
+    },
+    evidently::{Evidently, EvidentlyError},
+    kinds::{Managed, with_owner},
     metrics::Metrics,
-    rules::{CreateLaunchInput, Violation},
+    rules::Violation,
+    text::truncate,
 };
 
-/// Finalizer that keeps a `Launch` until its Evidently launch is deleted (or retained).
-pub const FINALIZER: &str = "evidently.launch-operator.io/cleanup";
-/// Tag the operator puts on every launch it creates: `<namespace>/<name>` of the resource.
-pub const OWNER_TAG: &str = "launch-operator.io/owner";
-/// Annotation that allows adopting an existing launch not created by this resource.
-pub const ADOPT_ANNOTATION: &str = "evidently.launch-operator.io/adopt";
-/// Field manager of the status writes.
-pub const FIELD_MANAGER: &str = "launch-operator";
-
-const API_VERSION: &str = "evidently.launch-operator.io/v1alpha1";
 /// Longest condition message written (the API server allows 32768).
 const MAX_MESSAGE: usize = 4000;
 
 /// An event's note is at most 1 KiB (events.k8s.io/v1 validation); kept a little under.
 const NOTE_BYTES: usize = 1000;
-
-/// `s` cut to at most `max` bytes, on a character boundary.
-fn truncate(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let cut = (0..=max)
-            .rev()
-            .find(|&i| s.is_char_boundary(i))
-            .unwrap_or(0);
-        s.truncate(cut);
-    }
-    s
-}
 
 /// What every reconcile pass shares.
 pub struct Context {
@@ -71,6 +56,8 @@ pub struct Context {
     /// Where events go (written off the reconcile path).
     pub events: Events,
     pub resync: Duration,
+    /// Tells the controllers of other kinds that an object became Ready or was deleted.
+    pub signals: Signals,
     /// Consecutive failures by object uid, for per-object backoff.
     failures: Mutex<HashMap<String, usize>>,
     /// Objects whose deletion from Evidently is failing (and has been said so).
@@ -91,6 +78,7 @@ impl Context {
             metrics,
             events,
             resync,
+            signals: Signals::new(),
             failures: Mutex::new(HashMap::new()),
             deleting: Mutex::new(HashSet::new()),
         }
@@ -155,8 +143,10 @@ pub enum Error {
     Kube(#[from] kube::Error),
     #[error("finalizer: {0}")]
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
-    #[error("deleting the Evidently launch: {0}")]
-    Cleanup(EvidentlyError),
+    #[error("deleting from Evidently: {0}")]
+    Cleanup(#[source] EvidentlyError),
+    #[error("deletion waits: {0}")]
+    Blocked(String),
     #[error("the object has no namespace")]
     MissingNamespace,
     #[error("cannot read the resource: {0}")]
@@ -168,8 +158,14 @@ impl Error {
     pub fn category(&self) -> &'static str {
         match self {
             Error::Kube(_) => "KubeError",
-            Error::Finalizer(_) => "FinalizerError",
+            Error::Finalizer(e) => match e.as_ref() {
+                kube::runtime::finalizer::Error::CleanupFailed(Error::Blocked(_)) => {
+                    "DeletionBlocked"
+                }
+                _ => "FinalizerError",
+            },
             Error::Cleanup(_) => "CleanupFailed",
+            Error::Blocked(_) => "DeletionBlocked",
             Error::MissingNamespace => "MissingNamespace",
             Error::Decode(_) => "DecodeError",
         }
@@ -178,18 +174,21 @@ impl Error {
 
 /// The reconcile entry point given to the applier: decodes the cached object, then runs the
 /// pass under the finalizer.
-pub async fn reconcile(cached: Arc<CachedLaunch>, ctx: Arc<Context>) -> Result<Action, Error> {
+pub async fn reconcile<K: Managed>(
+    cached: Arc<Cached<K>>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
     let ns = cached.namespace().ok_or(Error::MissingNamespace)?;
-    let span = info_span!("reconcile", namespace = %ns, name = %cached.name_any(), generation = cached.metadata.generation);
+    let span = info_span!("reconcile", kind = K::KIND, namespace = %ns, name = %cached.name_any(), generation = cached.metadata.generation);
     async move {
-        let api: Api<Launch> = Api::namespaced(ctx.client.clone(), &ns);
-        let launch = match cached.decode() {
-            Ok(launch) => Arc::new(launch),
+        let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
+        let object = match cached.decode() {
+            Ok(object) => Arc::new(object),
             // Nothing was created from a spec that cannot be read: say so in the status.
             Err(e) if cached.metadata.deletion_timestamp.is_none() => {
-                let outcome = undecodable(&cached, &e);
+                let outcome = undecodable::<K>(&cached, &e);
                 let previous = cached.decode_status();
-                return report(
+                return report::<K, _>(
                     cached.as_ref(),
                     previous.as_ref(),
                     &outcome,
@@ -205,7 +204,7 @@ pub async fn reconcile(cached: Arc<CachedLaunch>, ctx: Arc<Context>) -> Result<A
             Err(_) if !cached.finalizers().iter().any(|f| f == FINALIZER) => {
                 return Ok(Action::await_change());
             }
-            // Which launch to delete is not known; retried with backoff until the CRD and the
+            // Which resource to delete is not known; retried with backoff until the CRD and the
             // controller agree, or until someone removes the finalizer. Said once, not on
             // every retry.
             Err(e) => {
@@ -217,19 +216,20 @@ pub async fn reconcile(cached: Arc<CachedLaunch>, ctx: Arc<Context>) -> Result<A
                     cached.as_ref(),
                     EventType::Warning,
                     "NotDeleted",
-                    "DeleteLaunch",
+                    &format!("Delete{}", K::KIND),
                     format!(
-                        "{e}; the Evidently launch cannot be identified for deletion: fix the \
-                         resource or remove the finalizer {FINALIZER} to leave it in Evidently"
+                        "{e}; the Evidently {} cannot be identified for deletion: fix the \
+                         resource or remove the finalizer {FINALIZER} to leave it in Evidently",
+                        K::NOUN
                     ),
                 );
                 return Err(Error::Decode(e));
             }
         };
-        finalizer(&api, FINALIZER, launch, |event| async {
+        finalizer(&api, FINALIZER, object, |event| async {
             match event {
-                Finalizer::Apply(l) => apply(l, &ctx).await,
-                Finalizer::Cleanup(l) => cleanup(l, &ctx).await,
+                Finalizer::Apply(o) => apply(o, &ctx).await,
+                Finalizer::Cleanup(o) => cleanup(o, &ctx).await,
             }
         })
         .await
@@ -239,20 +239,30 @@ pub async fn reconcile(cached: Arc<CachedLaunch>, ctx: Arc<Context>) -> Result<A
     .await
 }
 
-/// The error policy given to the applier: per-object backoff.
-pub fn error_policy(launch: Arc<CachedLaunch>, error: &Error, ctx: Arc<Context>) -> Action {
+/// The error policy given to the applier: per-object backoff; a deletion that waits for other
+/// resources to go is retried sooner (and as soon as one of them goes).
+pub fn error_policy<K: Managed>(
+    object: Arc<Cached<K>>,
+    error: &Error,
+    ctx: Arc<Context>,
+) -> Action {
+    let max = if error.category() == "DeletionBlocked" {
+        Duration::from_secs(30)
+    } else {
+        Duration::from_secs(300)
+    };
     let delay = ctx.backoff(
-        &launch.uid().unwrap_or_default(),
+        &object.uid().unwrap_or_default(),
         Duration::from_secs(1),
-        Duration::from_secs(300),
+        max,
     );
-    warn!(name = %launch.name_any(), category = error.category(), error = %error, retry_in = ?delay, "reconcile failed");
+    warn!(kind = K::KIND, name = %object.name_any(), category = error.category(), error = %error, retry_in = ?delay, "reconcile failed");
     Action::requeue(delay)
 }
 
-fn publish<K: Resource<DynamicType = ()>>(
+fn publish<R: Resource<DynamicType = ()>>(
     ctx: &Context,
-    launch: &K,
+    object: &R,
     type_: EventType,
     reason: &str,
     action: &str,
@@ -265,24 +275,24 @@ fn publish<K: Resource<DynamicType = ()>>(
         action: action.into(),
         secondary: None,
     };
-    ctx.events.publish(event, launch.object_ref(&()));
+    ctx.events.publish(event, object.object_ref(&()));
 }
 
-fn owner_of(launch: &Launch) -> String {
+fn owner_of<R: Resource>(object: &R) -> String {
     format!(
         "{}/{}",
-        launch.namespace().unwrap_or_default(),
-        launch.name_any()
+        object.namespace().unwrap_or_default(),
+        object.name_any()
     )
 }
 
-async fn apply(launch: Arc<Launch>, ctx: &Context) -> Result<Action, Error> {
+async fn apply<K: Managed>(object: Arc<K>, ctx: &Context) -> Result<Action, Error> {
     let started = Instant::now();
     let mut created = false;
-    let (outcome, observed, desired) = converge(&launch, ctx, &mut created).await;
-    report(
-        launch.as_ref(),
-        launch.status.as_ref(),
+    let (outcome, observed, desired) = converge(object.as_ref(), ctx, &mut created).await;
+    report::<K, K>(
+        object.as_ref(),
+        object.status(),
         &outcome,
         observed.as_ref(),
         desired.as_ref(),
@@ -294,34 +304,28 @@ async fn apply(launch: Arc<Launch>, ctx: &Context) -> Result<Action, Error> {
 }
 
 /// Writes the status the pass arrived at (only when it changed), publishes the transition
-/// (unless `announce_ready` is false: a pass that created the launch says it in one `Created`
+/// (unless `announce_ready` is false: a pass that created the resource says it in one `Created`
 /// event), and picks the next pass.
 #[allow(clippy::too_many_arguments)]
-async fn report<K: Resource<DynamicType = ()>>(
-    launch: &K,
-    previous: Option<&LaunchStatus>,
+async fn report<K: Managed, R: Resource<DynamicType = ()>>(
+    object: &R,
+    previous: Option<&K::Status>,
     outcome: &Outcome,
-    observed: Option<&ObservedLaunch>,
-    desired: Option<&CreateLaunchInput>,
+    observed: Option<&K::Observed>,
+    desired: Option<&K::Desired>,
     announce_ready: bool,
     started: Instant,
     ctx: &Context,
 ) -> Result<Action, Error> {
-    let status = next_status(previous, observed, outcome, launch.meta().generation, now());
-
-    if previous != Some(&status) {
-        let patch = json!({ "apiVersion": API_VERSION, "kind": "Launch", "status": status });
-        // The answer is read in the cache's lenient form: it must not fail on a spec that
-        // does not decode (the InvalidSpec status of such a spec is written here too).
-        let namespace = launch.meta().namespace.as_deref().unwrap_or_default();
-        let api: Api<CachedLaunch> = Api::namespaced(ctx.client.clone(), namespace);
-        api.patch_status(
-            &launch.name_any(),
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await?;
-    }
+    let status = next_status::<K>(
+        previous,
+        observed,
+        desired,
+        outcome,
+        object.meta().generation,
+        now(),
+    );
+    write_status::<K>(object, previous, &status, ctx).await?;
 
     let ready = if outcome.is_ready() { "True" } else { "False" };
     let transition = ready_of(previous) != Some((ready.to_string(), outcome.reason().to_string()));
@@ -333,52 +337,70 @@ async fn report<K: Resource<DynamicType = ()>>(
         };
         publish(
             ctx,
-            launch,
+            object,
             type_,
             outcome.reason(),
             "Reconcile",
-            outcome.message(observed),
+            outcome.message::<K>(observed),
         );
     }
+    if outcome.is_ready() && ready_of(previous).is_none_or(|(s, _)| s != "True") {
+        ctx.signals.ready(K::KIND);
+    }
 
-    let uid = launch.uid().unwrap_or_default();
-    ctx.metrics.set_ready(&uid, Some(ready));
-    ctx.metrics
-        .reconciled(outcome.reason(), outcome.is_ready(), started.elapsed());
+    let uid = object.uid().unwrap_or_default();
+    ctx.metrics.set_ready(K::KIND, &uid, Some(ready));
+    ctx.metrics.reconciled(
+        K::KIND,
+        outcome.reason(),
+        outcome.is_ready(),
+        started.elapsed(),
+    );
     info!(reason = outcome.reason(), ready, "reconciled");
 
     Ok(match outcome.retry() {
         Retry::OnChange => {
             ctx.succeeded(&uid);
-            Action::requeue(next_requeue(desired, ctx.resync))
+            let next = match (desired, observed) {
+                (Some(d), Some(o)) => K::next_check(d, o, ctx.resync),
+                _ => ctx.resync,
+            };
+            Action::requeue(next)
         }
         Retry::Backoff { base, max } => Action::requeue(ctx.backoff(&uid, base, max)),
     })
 }
 
-/// The resync interval, or sooner when a scheduled step starts before it.
-fn next_requeue(desired: Option<&CreateLaunchInput>, resync: Duration) -> Duration {
-    let now = chrono::Utc::now().timestamp() as f64;
-    desired
-        .and_then(|d| d.scheduled_splits_config.as_ref())
-        .into_iter()
-        .flat_map(|c| c.steps.iter())
-        .map(|s| s.start_time)
-        .filter(|t| *t > now)
-        .map(|t| Duration::from_secs_f64(t - now + 1.0))
-        .fold(resync, Duration::min)
-}
-
-fn is_ended(status: &str) -> bool {
-    status == "COMPLETED" || status == "CANCELLED"
+/// Server-side apply of the status subresource, only when it differs from `previous`.
+async fn write_status<K: Managed>(
+    object: &impl Resource<DynamicType = ()>,
+    previous: Option<&K::Status>,
+    status: &K::Status,
+    ctx: &Context,
+) -> Result<(), Error> {
+    if previous == Some(status) {
+        return Ok(());
+    }
+    let patch = json!({ "apiVersion": API_VERSION, "kind": K::KIND, "status": status });
+    // The answer is read in the cache's lenient form: it must not fail on a spec that does not
+    // decode (the InvalidSpec status of such a spec is written here too).
+    let namespace = object.meta().namespace.as_deref().unwrap_or_default();
+    let api: Api<Cached<K>> = Api::namespaced(ctx.client.clone(), namespace);
+    api.patch_status(
+        &object.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    Ok(())
 }
 
 /// `InvalidSpec` for a spec that does not decode: the rules name each bad field by its path;
 /// serde's message is the fallback.
-fn undecodable(cached: &CachedLaunch, error: &DecodeError) -> Outcome {
+fn undecodable<K: Managed>(cached: &Cached<K>, error: &DecodeError) -> Outcome {
     serde_json::from_str(cached.spec.get())
         .ok()
-        .and_then(|spec| validate_spec(&spec, &cached.name_any()).err())
+        .and_then(|spec| K::validate(&spec, &cached.name_any()).err())
         .filter(|violations| !violations.is_empty())
         .map(|violations| invalid_spec(&violations))
         .unwrap_or_else(|| Outcome::InvalidSpec(error.to_string()))
@@ -392,61 +414,57 @@ fn invalid_spec(violations: &[Violation]) -> Outcome {
         .collect::<Vec<_>>()
         .join("; ");
     if message.len() > MAX_MESSAGE {
-        message = message.chars().take(MAX_MESSAGE).collect::<String>() + "...";
+        message = truncate(message, MAX_MESSAGE) + "...";
     }
     Outcome::InvalidSpec(message)
 }
 
 /// Brings Evidently in line with the spec; returns the outcome, what Evidently last reported,
-/// and the validated desired launch.
-async fn converge(
-    launch: &Launch,
+/// and the validated desired state.
+async fn converge<K: Managed>(
+    object: &K,
     ctx: &Context,
     created: &mut bool,
-) -> (Outcome, Option<ObservedLaunch>, Option<CreateLaunchInput>) {
-    let spec = match serde_json::to_value(&launch.spec) {
+) -> (Outcome, Option<K::Observed>, Option<K::Desired>) {
+    let spec = match serde_json::to_value(object.spec()) {
         Ok(v) => v,
         Err(e) => return (Outcome::InvalidSpec(format!("spec: {e}")), None, None),
     };
-    let desired = match validate_spec(&spec, &launch.name_any()) {
+    let desired = match K::validate(&spec, &object.name_any()) {
         Ok(d) => d,
         Err(violations) => return (invalid_spec(&violations), None, None),
     };
-    let owner = owner_of(launch);
-    let mut tags: BTreeMap<String, String> = desired.tags.clone().unwrap_or_default();
-    tags.insert(OWNER_TAG.into(), owner.clone());
-    let (outcome, observed) = converge_valid(launch, ctx, &desired, &tags, &owner, created).await;
+    let owner = owner_of(object);
+    let tags = with_owner(K::user_tags(&desired), &owner);
+    let (outcome, observed) = converge_valid(object, ctx, &desired, &tags, &owner, created).await;
     (outcome, observed, Some(desired))
 }
 
-async fn converge_valid(
-    launch: &Launch,
+async fn converge_valid<K: Managed>(
+    object: &K,
     ctx: &Context,
-    desired: &CreateLaunchInput,
+    desired: &K::Desired,
     tags: &BTreeMap<String, String>,
     owner: &str,
     created: &mut bool,
-) -> (Outcome, Option<ObservedLaunch>) {
+) -> (Outcome, Option<K::Observed>) {
     let ev = &ctx.evidently;
-    let known = launch
-        .status
-        .as_ref()
-        .and_then(|s| s.arn.as_ref())
-        .is_some();
+    let at = K::located(desired);
+    let known = object.status().and_then(|s| s.arn()).is_some();
 
     let existing = if known {
-        match ev.get_launch(&desired.project, &desired.name).await {
+        match K::read(ev, &at).await {
             Ok(o) => Some(o),
             Err(EvidentlyError::NotFound { .. }) => {
                 publish(
                     ctx,
-                    launch,
+                    object,
                     EventType::Warning,
-                    "LaunchMissing",
+                    &format!("{}Missing", K::KIND),
                     "Recreate",
                     format!(
-                        "launch {} no longer exists in Evidently; re-creating it",
-                        desired.name
+                        "{} {at} no longer exists in Evidently; re-creating it",
+                        K::NOUN
                     ),
                 );
                 None
@@ -459,88 +477,82 @@ async fn converge_valid(
 
     let mut observed = match existing {
         Some(o) => o,
-        None => match ev.create_launch(desired, tags).await {
+        None => match K::create(ev, desired, tags).await {
             Ok(o) => {
                 publish(
                     ctx,
-                    launch,
+                    object,
                     EventType::Normal,
                     "Created",
-                    "CreateLaunch",
+                    &format!("Create{}", K::KIND),
                     format!(
-                        "created launch {}; {}",
-                        o.arn,
-                        Outcome::Reconciled.message(Some(&o))
+                        "created {} {}; {}",
+                        K::NOUN,
+                        K::arn(&o),
+                        K::ready_message(&o)
                     ),
                 );
                 *created = true;
-                return (Outcome::Reconciled, Some(o));
-            }
-            Err(EvidentlyError::Conflict(_)) => {
-                match ev.get_launch(&desired.project, &desired.name).await {
-                    Ok(o) => {
-                        let ours = o.tags.get(OWNER_TAG).map(String::as_str) == Some(owner);
-                        let opted_in = launch
-                            .annotations()
-                            .get(ADOPT_ANNOTATION)
-                            .map(String::as_str)
-                            == Some("true");
-                        if !ours && !opted_in {
-                            let holder = o
-                                .tags
-                                .get(OWNER_TAG)
-                                .map_or("no launch-operator resource".to_string(), |h| {
-                                    format!("the Launch resource {h}")
-                                });
-                            return (
-                                Outcome::AlreadyExists(format!(
-                                    "launch {} already exists in project {} and belongs to {holder}; \
-                                 annotate this resource with {ADOPT_ANNOTATION}=true to adopt it",
-                                    desired.name, desired.project
-                                )),
-                                None,
-                            );
-                        }
-                        publish(
-                            ctx,
-                            launch,
-                            EventType::Normal,
-                            "Adopted",
-                            "AdoptLaunch",
-                            format!("adopted launch {}", o.arn),
-                        );
-                        o
-                    }
-                    Err(e) => return (Outcome::from_error(&e), None),
+                if K::compare(desired, &o).is_empty() {
+                    return (Outcome::Reconciled, Some(o));
                 }
+                o
             }
+            Err(EvidentlyError::Conflict(_)) => match K::read(ev, &at).await {
+                Ok(o) => {
+                    let ours = K::tags(&o).get(OWNER_TAG).map(String::as_str) == Some(owner);
+                    let opted_in = object
+                        .annotations()
+                        .get(ADOPT_ANNOTATION)
+                        .map(String::as_str)
+                        == Some("true");
+                    if !ours && !opted_in {
+                        let holder = K::tags(&o)
+                            .get(OWNER_TAG)
+                            .map_or("no launch-operator resource".to_string(), |h| {
+                                format!("the {} resource {h}", K::KIND)
+                            });
+                        return (
+                            Outcome::AlreadyExists(format!(
+                                "{} {at} already exists and belongs to {holder}; annotate this \
+                                 resource with {ADOPT_ANNOTATION}=true to adopt it",
+                                K::NOUN
+                            )),
+                            None,
+                        );
+                    }
+                    publish(
+                        ctx,
+                        object,
+                        EventType::Normal,
+                        "Adopted",
+                        &format!("Adopt{}", K::KIND),
+                        format!("adopted {} {}", K::NOUN, K::arn(&o)),
+                    );
+                    o
+                }
+                Err(e) => return (Outcome::from_error(&e), None),
+            },
             Err(e) => return (Outcome::from_error(&e), None),
         },
     };
 
-    let drift = diff(desired, tags, &observed);
-    if !drift.changed.is_empty() {
-        if is_ended(&observed.status) {
-            let message = format!(
-                "the launch is {} in Evidently and can no longer change; {} differ from the spec",
-                observed.status,
-                drift.changed.join(", ")
-            );
+    let changed = K::compare(desired, &observed);
+    if !changed.is_empty() {
+        if let Some(message) = K::frozen(&observed, &changed) {
             return (Outcome::LaunchEnded(message), Some(observed));
         }
-        match ev.update_launch(desired).await {
+        match K::update(ev, desired, &observed, &changed).await {
             Ok(o) => {
                 publish(
                     ctx,
-                    launch,
+                    object,
                     EventType::Normal,
                     "Updated",
-                    "UpdateLaunch",
-                    format!("updated {} in Evidently", drift.changed.join(", ")),
+                    &format!("Update{}", K::KIND),
+                    format!("updated {} in Evidently", changed.join(", ")),
                 );
-                let tags_before = std::mem::take(&mut observed.tags);
                 observed = o;
-                observed.tags = tags_before;
             }
             Err(EvidentlyError::Conflict(m)) => {
                 return (
@@ -551,50 +563,96 @@ async fn converge_valid(
             Err(e) => return (Outcome::from_error(&e), Some(observed)),
         }
     }
-    if !drift.tags_to_set.is_empty() {
-        if let Err(e) = ev.tag_resource(&observed.arn, &drift.tags_to_set).await {
+
+    let arn = K::arn(&observed).to_string();
+    let tags_to_set: BTreeMap<String, String> = tags
+        .iter()
+        .filter(|(k, v)| K::tags(&observed).get(*k) != Some(v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !tags_to_set.is_empty() {
+        if let Err(e) = ev.tag_resource(&arn, &tags_to_set).await {
             return (Outcome::from_error(&e), Some(observed));
         }
-        observed.tags.extend(drift.tags_to_set.clone());
+        K::tags_mut(&mut observed).extend(tags_to_set);
     }
-    if !drift.tags_to_remove.is_empty() {
-        if let Err(e) = ev
-            .untag_resource(&observed.arn, &drift.tags_to_remove)
-            .await
-        {
+    let tags_to_remove: Vec<String> = K::tags(&observed)
+        .keys()
+        .filter(|k| !tags.contains_key(*k))
+        .cloned()
+        .collect();
+    if !tags_to_remove.is_empty() {
+        if let Err(e) = ev.untag_resource(&arn, &tags_to_remove).await {
             return (Outcome::from_error(&e), Some(observed));
         }
-        for k in &drift.tags_to_remove {
-            observed.tags.remove(k);
+        for k in &tags_to_remove {
+            K::tags_mut(&mut observed).remove(k);
         }
     }
     (Outcome::Reconciled, Some(observed))
 }
 
-/// Deletion: delete (or retain) the Evidently launch, then let the finalizer go. Never
+/// Why a deletion did not happen yet.
+enum Removal {
+    /// Evidently still holds resources that use this one; the message names them.
+    Blocked(String),
+    Failed(EvidentlyError),
+}
+
+/// Deletion: delete (or retain) the Evidently resource, then let the finalizer go. Never
 /// validates: a resource whose spec is invalid must still be deletable.
-async fn cleanup(launch: Arc<Launch>, ctx: &Context) -> Result<Action, Error> {
-    let uid = launch.uid().unwrap_or_default();
-    match remove(&launch, ctx).await {
+async fn cleanup<K: Managed>(object: Arc<K>, ctx: &Context) -> Result<Action, Error> {
+    let uid = object.uid().unwrap_or_default();
+    let at = object.locate();
+    match remove(object.as_ref(), &at, ctx).await {
         Ok(action) => {
             ctx.forget(&uid);
+            ctx.signals.deleted(K::KIND);
             Ok(action)
         }
-        Err(e) => {
-            // Said once per streak of failures, so that `kubectl describe` tells why the
-            // resource stays; the pass is retried with backoff.
+        Err(Removal::Blocked(message)) => {
+            // Said once per streak in an event, and in the status, so that `kubectl get` and
+            // `kubectl describe` tell why the resource stays; retried with backoff, and as soon
+            // as a resource that holds it is deleted.
+            let message = format!(
+                "cannot delete {} {at} from Evidently yet: {message}; retried until they are gone",
+                K::NOUN
+            );
             if ctx.deletion_failed(&uid) {
                 publish(
                     ctx,
-                    launch.as_ref(),
+                    object.as_ref(),
+                    EventType::Warning,
+                    "DeletionBlocked",
+                    &format!("Delete{}", K::KIND),
+                    message.clone(),
+                );
+            }
+            let outcome = Outcome::DeletionBlocked(message.clone());
+            let status = next_status::<K>(
+                object.status(),
+                None,
+                None,
+                &outcome,
+                object.meta().generation,
+                now(),
+            );
+            write_status::<K>(object.as_ref(), object.status(), &status, ctx).await?;
+            Err(Error::Blocked(message))
+        }
+        Err(Removal::Failed(e)) => {
+            if ctx.deletion_failed(&uid) {
+                publish(
+                    ctx,
+                    object.as_ref(),
                     EventType::Warning,
                     "NotDeleted",
-                    "DeleteLaunch",
+                    &format!("Delete{}", K::KIND),
                     format!(
-                        "cannot delete launch {} from Evidently yet: {e}; retried with backoff, \
+                        "cannot delete {} {at} from Evidently yet: {e}; retried with backoff, \
                          the resource stays until then (or until the finalizer {FINALIZER} is \
                          removed)",
-                        launch.launch_name()
+                        K::NOUN
                     ),
                 );
             }
@@ -603,65 +661,65 @@ async fn cleanup(launch: Arc<Launch>, ctx: &Context) -> Result<Action, Error> {
     }
 }
 
-/// The deletion itself: stop and delete the launch in Evidently if it is this resource's.
-async fn remove(launch: &Launch, ctx: &Context) -> Result<Action, EvidentlyError> {
-    let uid = launch.uid().unwrap_or_default();
-    ctx.metrics.set_ready(&uid, None);
-    let project = launch.spec.project.clone();
-    let name = launch.launch_name();
-    if launch.spec.deletion_policy.unwrap_or_default() == DeletionPolicy::Retain {
+/// The deletion itself: delete the resource in Evidently if it is this object's.
+async fn remove<K: Managed>(
+    object: &K,
+    at: &crate::kinds::Locator,
+    ctx: &Context,
+) -> Result<Action, Removal> {
+    let uid = object.uid().unwrap_or_default();
+    ctx.metrics.set_ready(K::KIND, &uid, None);
+    let action = &format!("Delete{}", K::KIND);
+    if object.deletion_policy() == DeletionPolicy::Retain {
         publish(
             ctx,
-            launch,
+            object,
             EventType::Normal,
             "Retained",
-            "DeleteLaunch",
-            format!("left launch {name} in Evidently (deletionPolicy Retain)"),
+            action,
+            format!("left {} {at} in Evidently (deletionPolicy Retain)", K::NOUN),
         );
         return Ok(Action::await_change());
     }
     let ev = &ctx.evidently;
-    let observed = match ev.get_launch(&project, &name).await {
+    let observed = match K::read(ev, at).await {
         Ok(o) => o,
         // Nothing to delete: gone already, or identifiers Evidently cannot even accept.
         Err(EvidentlyError::NotFound { .. } | EvidentlyError::Rejected(_)) => {
             return Ok(Action::await_change());
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(Removal::Failed(e)),
     };
-    let ours = observed.tags.get(OWNER_TAG) == Some(&owner_of(launch))
-        || launch.status.as_ref().and_then(|s| s.arn.as_ref()) == Some(&observed.arn);
+    let ours = K::tags(&observed).get(OWNER_TAG) == Some(&owner_of(object))
+        || object.status().and_then(|s| s.arn()) == Some(K::arn(&observed));
     if !ours {
         publish(
             ctx,
-            launch,
+            object,
             EventType::Normal,
             "NotDeleted",
-            "DeleteLaunch",
-            format!("launch {name} in Evidently is not owned by this resource; left in place"),
+            action,
+            format!(
+                "{} {at} in Evidently is not owned by this resource; left in place",
+                K::NOUN
+            ),
         );
         return Ok(Action::await_change());
     }
-    if observed.status == "RUNNING" {
-        match ev
-            .stop_launch(&project, &name, "Launch resource deleted")
-            .await
-        {
-            Ok(()) | Err(EvidentlyError::NotFound { .. } | EvidentlyError::Conflict(_)) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    match ev.delete_launch(&project, &name).await {
+    match K::delete(ev, at, &observed).await {
         Ok(()) | Err(EvidentlyError::NotFound { .. }) => {}
-        Err(e) => return Err(e),
+        Err(EvidentlyError::Conflict(m)) => {
+            return Err(Removal::Blocked(K::holders(ev, at, m).await));
+        }
+        Err(e) => return Err(Removal::Failed(e)),
     }
     publish(
         ctx,
-        launch,
+        object,
         EventType::Normal,
         "Deleted",
-        "DeleteLaunch",
-        format!("deleted launch {} from Evidently", observed.arn),
+        action,
+        format!("deleted {} {} from Evidently", K::NOUN, K::arn(&observed)),
     );
     Ok(Action::await_change())
 }
@@ -669,6 +727,7 @@ async fn remove(launch: &Launch, ctx: &Context) -> Result<Action, EvidentlyError
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crd::Launch;
 
     #[test]
     fn an_undecodable_spec_is_reported_field_by_field() {
@@ -684,7 +743,7 @@ mod tests {
                 ]}
             }
         });
-        let cached: CachedLaunch = serde_json::from_value(object).unwrap();
+        let cached: Cached<Launch> = serde_json::from_value(object).unwrap();
         let error = cached.decode().unwrap_err();
         let Outcome::InvalidSpec(message) = undecodable(&cached, &error) else {
             panic!("not InvalidSpec");
@@ -693,14 +752,5 @@ mod tests {
             message.contains("spec.scheduledSplitsConfig.steps[0].groupWeights[a]"),
             "{message}"
         );
-    }
-
-    #[test]
-    fn a_long_note_is_cut_to_its_byte_limit_on_a_character_boundary() {
-        // 'é' is two bytes: 999 of them would be 1998 bytes; the cut may not split one.
-        let note = truncate("é".repeat(999), NOTE_BYTES);
-        assert_eq!(note.len(), NOTE_BYTES);
-        assert!(note.chars().all(|c| c == 'é'));
-        assert_eq!(truncate("short".into(), NOTE_BYTES), "short");
     }
 }

@@ -6,15 +6,15 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat};
 use k8s_openapi::{
     apimachinery::pkg::apis::meta::v1::{Condition, Time},
     jiff::Timestamp,
 };
 
 use crate::{
-    crd::{LaunchExecutionStatus, LaunchStatus, READY},
-    evidently::{EvidentlyError, ObservedLaunch},
+    crd::{CommonStatus, READY},
+    evidently::EvidentlyError,
+    kinds::Managed,
 };
 
 /// How a pass ended, as the `Ready` condition reports it.
@@ -36,6 +36,9 @@ pub enum Outcome {
     EvidentlyUnavailable(String),
     /// The launch has COMPLETED or was CANCELLED in Evidently and no longer accepts changes.
     LaunchEnded(String),
+    /// Deletion waits: Evidently still holds resources that use this one (features or launches
+    /// of a project, launches of a feature or segment).
+    DeletionBlocked(String),
 }
 
 /// When to look at the object again.
@@ -59,6 +62,7 @@ impl Outcome {
             Outcome::QuotaExceeded(_) => "QuotaExceeded",
             Outcome::EvidentlyUnavailable(_) => "EvidentlyUnavailable",
             Outcome::LaunchEnded(_) => "LaunchEnded",
+            Outcome::DeletionBlocked(_) => "DeletionBlocked",
         }
     }
 
@@ -66,11 +70,11 @@ impl Outcome {
         matches!(self, Outcome::Reconciled)
     }
 
-    pub fn message(&self, observed: Option<&ObservedLaunch>) -> String {
+    pub fn message<K: Managed>(&self, observed: Option<&K::Observed>) -> String {
         match self {
             Outcome::Reconciled => match observed {
-                Some(o) => format!("launch is {} in Evidently and matches the spec", o.status),
-                None => "launch matches the spec".into(),
+                Some(o) => K::ready_message(o),
+                None => format!("{} matches the spec", K::NOUN),
             },
             Outcome::InvalidSpec(m)
             | Outcome::EvidentlyRejected(m)
@@ -79,7 +83,8 @@ impl Outcome {
             | Outcome::AccessDenied(m)
             | Outcome::QuotaExceeded(m)
             | Outcome::EvidentlyUnavailable(m)
-            | Outcome::LaunchEnded(m) => m.clone(),
+            | Outcome::LaunchEnded(m)
+            | Outcome::DeletionBlocked(m) => m.clone(),
         }
     }
 
@@ -96,10 +101,11 @@ impl Outcome {
             | Outcome::LaunchEnded(_) => Retry::OnChange,
             Outcome::DependencyNotFound(_) | Outcome::EvidentlyUnavailable(_) => backoff(1, 300),
             Outcome::AccessDenied(_) | Outcome::QuotaExceeded(_) => backoff(30, 900),
+            Outcome::DeletionBlocked(_) => backoff(1, 30),
         }
     }
 
-    /// The outcome of a failed Evidently call made for the launch (not on deletion).
+    /// The outcome of a failed Evidently call made for the object (not on deletion).
     pub fn from_error(e: &EvidentlyError) -> Outcome {
         match e {
             EvidentlyError::Rejected(m) => Outcome::EvidentlyRejected(m.clone()),
@@ -114,11 +120,6 @@ impl Outcome {
     }
 }
 
-/// RFC 3339 (seconds) of epoch seconds.
-pub fn rfc3339(secs: i64) -> Option<String> {
-    DateTime::from_timestamp(secs, 0).map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
-}
-
 /// Now, to the second (what the API server stores).
 pub fn now() -> Time {
     let t = Timestamp::now();
@@ -127,33 +128,22 @@ pub fn now() -> Time {
 
 /// The status after a pass: Evidently's view where this pass saw it (the previous one where it
 /// did not, so the ARN is never lost), and the `Ready` condition for `outcome`.
-pub fn next_status(
-    previous: Option<&LaunchStatus>,
-    observed: Option<&ObservedLaunch>,
+pub fn next_status<K: Managed>(
+    previous: Option<&K::Status>,
+    observed: Option<&K::Observed>,
+    desired: Option<&K::Desired>,
     outcome: &Outcome,
     generation: Option<i64>,
     now: Time,
-) -> LaunchStatus {
+) -> K::Status {
     let mut status = previous.cloned().unwrap_or_default();
     if let Some(o) = observed {
-        status.arn = Some(o.arn.clone());
-        status.status = Some(o.status.clone());
-        status.status_reason = o.status_reason.clone().filter(|r| !r.is_empty());
-        status.created_time = rfc3339(o.created_time);
-        status.last_updated_time = rfc3339(o.last_updated_time);
-        status.execution = if o.started_time.is_some() || o.ended_time.is_some() {
-            Some(LaunchExecutionStatus {
-                started_time: o.started_time.and_then(rfc3339),
-                ended_time: o.ended_time.and_then(rfc3339),
-            })
-        } else {
-            None
-        };
+        K::observe(&mut status, o, desired);
     }
-    status.observed_generation = generation;
+    status.set_observed_generation(generation);
 
     let ready = if outcome.is_ready() { "True" } else { "False" };
-    let previous_ready = status.conditions.iter().find(|c| c.type_ == READY);
+    let previous_ready = status.conditions().iter().find(|c| c.type_ == READY);
     let last_transition_time = match previous_ready {
         Some(c) if c.status == ready => c.last_transition_time.clone(),
         _ => now,
@@ -162,19 +152,20 @@ pub fn next_status(
         type_: READY.into(),
         status: ready.into(),
         reason: outcome.reason().into(),
-        message: outcome.message(observed),
+        message: outcome.message::<K>(observed),
         observed_generation: generation,
         last_transition_time,
     };
-    status.conditions.retain(|c| c.type_ != READY);
-    status.conditions.push(condition);
+    let conditions = status.conditions_mut();
+    conditions.retain(|c| c.type_ != READY);
+    conditions.push(condition);
     status
 }
 
 /// The stored `Ready` condition's (status, reason), to detect transitions.
-pub fn ready_of(status: Option<&LaunchStatus>) -> Option<(String, String)> {
+pub fn ready_of<S: CommonStatus>(status: Option<&S>) -> Option<(String, String)> {
     status?
-        .conditions
+        .conditions()
         .iter()
         .find(|c| c.type_ == READY)
         .map(|c| (c.status.clone(), c.reason.clone()))
@@ -183,6 +174,20 @@ pub fn ready_of(status: Option<&LaunchStatus>) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{
+        crd::{Launch, LaunchStatus},
+        evidently::ObservedLaunch,
+    };
+
+    fn next_status(
+        previous: Option<&LaunchStatus>,
+        observed: Option<&ObservedLaunch>,
+        outcome: &Outcome,
+        generation: Option<i64>,
+        now: Time,
+    ) -> LaunchStatus {
+        super::next_status::<Launch>(previous, observed, None, outcome, generation, now)
+    }
 
     fn observed(status: &str) -> ObservedLaunch {
         ObservedLaunch {

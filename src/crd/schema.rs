@@ -1,4 +1,4 @@
-//! Generation of the `Launch` CustomResourceDefinition.
+//! Generation of the CustomResourceDefinitions of every kind.
 //!
 //! `kube`'s derive gives the structure; this module then copies every constraint of the API model
 //! that a structural schema can express (lengths, patterns, ranges, sizes, enums, date-time
@@ -7,11 +7,10 @@
 //! rules and immutability. It does not check event patterns (CEL cannot parse JSON): the
 //! controller and `launch-operator validate` do.
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 use serde_json::{Value, json};
 
-use super::Launch;
+use super::{Feature, Launch, Project, Segment};
 use crate::rules::{
     self,
     launch::MAX_TAGS,
@@ -21,51 +20,183 @@ use crate::rules::{
 /// Tags a spec may list: Evidently's limit less the operator's ownership tag.
 pub const MAX_SPEC_TAGS: usize = MAX_TAGS - 1;
 
-/// The model shape that `spec` mirrors.
-pub const SPEC_SHAPE: &str = "CreateLaunchRequest";
+/// The kinds, in the order `crds` prints them (dependencies first).
+pub const KINDS: [&str; 4] = ["Project", "Segment", "Feature", "Launch"];
 
-/// The CRD as installed: derived structure plus the rules' constraints and CEL rules.
-pub fn launch_crd() -> CustomResourceDefinition {
-    serde_json::from_value(launch_crd_json()).expect("the adjusted CRD deserializes")
+/// What the generation needs to know of a kind beyond its derived structure.
+struct KindSchema {
+    crd: Value,
+    /// The model shape that `spec` mirrors.
+    shape: &'static str,
+    /// The model shape of the Evidently name (which defaults to `metadata.name`).
+    name_shape: &'static str,
+    /// The kind's Evidently noun, for messages.
+    noun: &'static str,
+    /// Required spec members that cannot change after creation.
+    immutable: &'static [&'static str],
+    /// Optional spec members that cannot be set, changed or removed after creation (besides
+    /// `name`, which is immutable in every kind).
+    immutable_optional: &'static [&'static str],
+    /// CEL rules on `spec` for what a schema cannot say.
+    spec_rules: Vec<Value>,
 }
 
-/// The CRD as JSON. Kept apart from the typed form so integer bounds stay integers (the typed
-/// form holds `minimum`/`maximum` as floats).
-fn launch_crd_json() -> Value {
-    let mut crd = serde_json::to_value(Launch::crd()).expect("the derived CRD serializes");
+fn derived<K: CustomResourceExt>() -> Value {
+    serde_json::to_value(K::crd()).expect("the derived CRD serializes")
+}
+
+fn kind_schema(kind: &str) -> Option<KindSchema> {
+    Some(match kind {
+        "Launch" => KindSchema {
+            crd: derived::<Launch>(),
+            shape: "CreateLaunchRequest",
+            name_shape: "LaunchName",
+            noun: "launch",
+            immutable: &["project"],
+            immutable_optional: &[],
+            spec_rules: launch_rules(),
+        },
+        "Project" => KindSchema {
+            crd: derived::<Project>(),
+            shape: "CreateProjectRequest",
+            name_shape: "ProjectName",
+            noun: "project",
+            immutable: &[],
+            immutable_optional: &[],
+            spec_rules: vec![],
+        },
+        "Feature" => KindSchema {
+            crd: derived::<Feature>(),
+            shape: "CreateFeatureRequest",
+            name_shape: "FeatureName",
+            noun: "feature",
+            immutable: &["project"],
+            immutable_optional: &[],
+            spec_rules: feature_rules(),
+        },
+        "Segment" => KindSchema {
+            crd: derived::<Segment>(),
+            shape: "CreateSegmentRequest",
+            name_shape: "SegmentName",
+            noun: "segment",
+            immutable: &["pattern"],
+            immutable_optional: &["description"],
+            spec_rules: vec![],
+        },
+        _ => return None,
+    })
+}
+
+/// The CRD of `kind` as installed (JSON: integer bounds stay integers, which the typed form
+/// would turn into floats).
+pub fn crd_of(kind: &str) -> Option<Value> {
+    kind_schema(kind).map(crd_json)
+}
+
+fn crd_json(k: KindSchema) -> Value {
+    let KindSchema {
+        mut crd,
+        shape,
+        name_shape,
+        noun,
+        immutable,
+        immutable_optional,
+        spec_rules,
+    } = k;
+    let kind = crd["spec"]["names"]["kind"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let version = &mut crd["spec"]["versions"][0];
     let root = &mut version["schema"]["openAPIV3Schema"];
 
     root["properties"]["status"]["description"] =
         json!("What the operator observed in Evidently, and whether it matches the spec.");
     let spec = &mut root["properties"]["spec"];
-    spec["description"] = json!(
-        "The desired launch. Members mirror Evidently's CreateLaunch request: same names, shapes and constraints."
-    );
-    apply_structure(spec, SPEC_SHAPE);
-    add_rules(spec, spec_rules());
-    add_rules(
-        &mut spec["properties"]["project"],
-        vec![rule(
-            "self == oldSelf",
-            "project is immutable; create a new Launch to move it",
-            None,
-        )],
-    );
+    let request = shape.trim_end_matches("Request");
+    spec["description"] = json!(format!(
+        "The desired {noun}. Members mirror Evidently's {request} request: same names, shapes and constraints."
+    ));
+    apply_structure(spec, shape);
+    if spec["properties"].get("executionStatus").is_some() {
+        apply_structure(
+            &mut spec["properties"]["executionStatus"],
+            "StopLaunchRequest",
+        );
+    }
+    let mut rules = spec_rules;
+    for member in ["name"].iter().chain(immutable_optional) {
+        rules.push(rule(
+            &format!(
+                "has(self.{member}) == has(oldSelf.{member}) && (!has(self.{member}) || self.{member} == oldSelf.{member})"
+            ),
+            &format!("{member} is immutable: it cannot be set, changed or removed after creation"),
+            Some(&format!(".{member}")),
+        ));
+    }
+    add_rules(spec, rules);
+    for member in immutable {
+        add_rules(
+            &mut spec["properties"][*member],
+            vec![rule(
+                "self == oldSelf",
+                &format!("{member} is immutable; create a new {kind} to change it"),
+                None,
+            )],
+        );
+    }
     // The operator adds its ownership tag, which takes one of Evidently's tag slots.
     spec["properties"]["tags"]["maxProperties"] = json!(MAX_SPEC_TAGS);
 
-    add_rules(root, root_rules());
+    add_rules(root, name_rules(name_shape, noun));
 
     let conditions = &mut root["properties"]["status"]["properties"]["conditions"];
     conditions["x-kubernetes-list-type"] = json!("map");
     conditions["x-kubernetes-list-map-keys"] = json!(["type"]);
+    paragraphs(&mut crd);
     crd
 }
 
-/// The CRD as YAML, as committed under `crds/`.
-pub fn launch_crd_yaml() -> String {
-    serde_yaml::to_string(&launch_crd_json()).expect("the CRD serializes to YAML")
+/// Doc comments wrap at 100 columns; `kubectl explain` would show those breaks mid-sentence.
+/// Single line breaks in descriptions become spaces (blank lines stay paragraph breaks).
+fn paragraphs(node: &mut Value) {
+    match node {
+        Value::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                match value {
+                    Value::String(text) if key == "description" => {
+                        *text = text
+                            .split("\n\n")
+                            .map(|p| p.split('\n').map(str::trim).collect::<Vec<_>>().join(" "))
+                            .collect::<Vec<_>>()
+                            .join("\n\n");
+                    }
+                    _ => paragraphs(value),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(paragraphs),
+        _ => {}
+    }
+}
+
+/// Every CRD, as JSON, in [`KINDS`] order.
+pub fn all_crds_json() -> Vec<Value> {
+    KINDS.iter().filter_map(|k| crd_of(k)).collect()
+}
+
+/// Every CRD as multi-document YAML, as committed in `crds/crds.yaml`.
+pub fn all_crds_yaml() -> String {
+    all_crds_json()
+        .iter()
+        .map(|crd| serde_yaml::to_string(crd).expect("the CRD serializes to YAML"))
+        .collect::<Vec<_>>()
+        .join("---\n")
+}
+
+/// The `Launch` CRD as JSON.
+pub fn launch_crd_json() -> Value {
+    crd_of("Launch").expect("Launch is a kind")
 }
 
 fn rule(rule: &str, message: &str, field_path: Option<&str>) -> Value {
@@ -90,8 +221,9 @@ fn add_rules(node: &mut Value, rules: Vec<Value>) {
     }
 }
 
-/// Cross-field rules on `spec`: the same ones `rules::launch::check_launch` enforces.
-fn spec_rules() -> Vec<Value> {
+/// Cross-field rules on a Launch `spec`: the same ones `rules::launch::check_launch` enforces,
+/// and `executionStatus`'s STOP-only members.
+fn launch_rules() -> Vec<Value> {
     vec![
         rule(
             "self.groups.all(g, self.groups.exists_one(h, h.name == g.name))",
@@ -109,17 +241,49 @@ fn spec_rules() -> Vec<Value> {
             Some(".scheduledSplitsConfig"),
         ),
         rule(
-            "has(self.name) == has(oldSelf.name) && (!has(self.name) || self.name == oldSelf.name)",
-            "name is immutable: it cannot be set, changed or removed after creation",
-            Some(".name"),
+            "!has(self.executionStatus) || self.executionStatus.status == 'STOP' || (!has(self.executionStatus.desiredState) && !has(self.executionStatus.reason))",
+            "executionStatus: desiredState and reason apply only to status STOP",
+            Some(".executionStatus"),
         ),
     ]
 }
 
-/// Rules that need `metadata`: the launch name defaults to `metadata.name`, which must then fit
-/// Evidently's launch-name rule.
-fn root_rules() -> Vec<Value> {
-    let name = rules::shape("LaunchName").expect("LaunchName is in the model");
+/// Cross-field rules on a Feature `spec`: the same ones `rules::feature::check_variations`
+/// enforces.
+fn feature_rules() -> Vec<Value> {
+    let same_member = ["boolValue", "doubleValue", "longValue", "stringValue"]
+        .iter()
+        .map(|m| format!("has(v.value.{m}) == has(self.variations[0].value.{m})"))
+        .collect::<Vec<_>>()
+        .join(" && ");
+    vec![
+        rule(
+            "self.variations.all(v, self.variations.exists_one(w, w.name == v.name))",
+            "variation names must be unique within a feature",
+            Some(".variations"),
+        ),
+        rule(
+            &format!("self.variations.all(v, {same_member})"),
+            "all variations of a feature must set the same value member",
+            Some(".variations"),
+        ),
+        rule(
+            "!has(self.defaultVariation) || self.variations.exists(v, v.name == self.defaultVariation)",
+            "the default variation must be one of the feature's variations",
+            Some(".defaultVariation"),
+        ),
+        rule(
+            "!has(self.entityOverrides) || self.entityOverrides.all(k, self.variations.exists(v, v.name == self.entityOverrides[k]))",
+            "entity overrides must name one of the feature's variations",
+            Some(".entityOverrides"),
+        ),
+    ]
+}
+
+/// Rules that need `metadata`: the Evidently name defaults to `metadata.name`, which must then
+/// fit Evidently's name rule for the kind.
+fn name_rules(name_shape: &str, noun: &str) -> Vec<Value> {
+    let name = rules::shape(name_shape).expect("the name shape is in the model");
     let max = name
         .constraints
         .length
@@ -128,7 +292,7 @@ fn root_rules() -> Vec<Value> {
     vec![rule(
         &format!("has(self.spec.name) || size(self.metadata.name) <= {max}"),
         &format!(
-            "metadata.name is used as the launch name and must be at most {max} characters; set spec.name"
+            "metadata.name is used as the {noun} name and must be at most {max} characters; set spec.name"
         ),
         None,
     )]
@@ -254,7 +418,51 @@ fn apply_value(node: &mut Value, shape: &Shape, c: Constraints) {
             }
         }
         Kind::Structure { .. } => apply_structure(node, shape.name),
-        Kind::Boolean | Kind::Blob | Kind::Document | Kind::Union { .. } => {}
+        Kind::Union { members } => {
+            // Exactly one member (what the model's union means), each with its constraints.
+            let present = members
+                .iter()
+                .map(|m| format!("has(self.{})", m.name))
+                .collect::<Vec<_>>()
+                .join(", ");
+            add_rules(
+                node,
+                vec![rule(
+                    &format!("[{present}].filter(x, x).size() == 1"),
+                    &format!(
+                        "exactly one of {} must be set",
+                        members
+                            .iter()
+                            .map(|m| m.name)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    None,
+                )],
+            );
+            if let Some(properties) = node.get_mut("properties").and_then(Value::as_object_mut) {
+                for m in members.iter() {
+                    if let (Some(prop), Some(target)) =
+                        (properties.get_mut(m.name), rules::shape(m.target))
+                    {
+                        apply_value(
+                            prop,
+                            target,
+                            target.constraints.overridden_by(&m.constraints),
+                        );
+                    } else if let Some(prop) = properties.get_mut(m.name) {
+                        // Prelude shapes (smithy.api#Long, ...) are not in the table.
+                        if let Some(r) = m.constraints.range {
+                            set_bounds(prop, Some(r), "minimum", "maximum", false);
+                        }
+                        if let Some(l) = m.constraints.length {
+                            set_bounds(prop, Some(l), "minLength", "maxLength", true);
+                        }
+                    }
+                }
+            }
+        }
+        Kind::Boolean | Kind::Blob | Kind::Document => {}
     }
 }
 
@@ -284,9 +492,12 @@ mod tests {
 
     use super::*;
 
+    fn schema_of(kind: &str) -> Value {
+        crd_of(kind).unwrap()["spec"]["versions"][0]["schema"]["openAPIV3Schema"].clone()
+    }
+
     fn schema() -> Value {
-        let crd = launch_crd_json();
-        crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"].clone()
+        schema_of("Launch")
     }
 
     fn example() -> Value {
@@ -294,8 +505,8 @@ mod tests {
         serde_json::to_value(serde_yaml::from_str::<serde_yaml::Value>(text).unwrap()).unwrap()
     }
 
-    fn messages(object: &Value, old: Option<&Value>) -> Vec<String> {
-        match Validator::new().validate(&schema(), object, old) {
+    fn messages_of(kind: &str, object: &Value, old: Option<&Value>) -> Vec<String> {
+        match Validator::new().validate(&schema_of(kind), object, old) {
             Ok(()) => vec![],
             Err(errors) => errors
                 .as_slice()
@@ -305,19 +516,150 @@ mod tests {
         }
     }
 
-    #[test]
-    fn examples_pass_every_cel_rule() {
-        for text in [
+    fn messages(object: &Value, old: Option<&Value>) -> Vec<String> {
+        messages_of("Launch", object, old)
+    }
+
+    /// Every document of every example file.
+    fn examples() -> Vec<Value> {
+        [
+            include_str!("../../examples/project.yaml"),
+            include_str!("../../examples/features.yaml"),
+            include_str!("../../examples/segments.yaml"),
             include_str!("../../examples/checkout-rollout.yaml"),
             include_str!("../../examples/segment-overrides.yaml"),
             include_str!("../../examples/metric-monitors.yaml"),
-        ] {
-            let object =
-                serde_json::to_value(serde_yaml::from_str::<serde_yaml::Value>(text).unwrap())
-                    .unwrap();
-            assert_eq!(messages(&object, None), Vec::<String>::new());
-            assert_eq!(messages(&object, Some(&object)), Vec::<String>::new());
+        ]
+        .iter()
+        .flat_map(|text| serde_yaml::Deserializer::from_str(text))
+        .map(|doc| {
+            serde_json::to_value(
+                <serde_yaml::Value as serde::Deserialize>::deserialize(doc).unwrap(),
+            )
+            .unwrap()
+        })
+        .collect()
+    }
+
+    fn feature() -> Value {
+        examples()
+            .into_iter()
+            .find(|o| o["kind"] == "Feature")
+            .unwrap()
+    }
+
+    #[test]
+    fn examples_pass_every_cel_rule() {
+        let all = examples();
+        assert_eq!(all.len(), 11);
+        for object in all {
+            let kind = object["kind"].as_str().unwrap().to_string();
+            assert_eq!(messages_of(&kind, &object, None), Vec::<String>::new());
+            assert_eq!(
+                messages_of(&kind, &object, Some(&object)),
+                Vec::<String>::new()
+            );
         }
+    }
+
+    #[test]
+    fn cel_rejects_a_feature_value_with_no_or_two_members() {
+        let mut object = feature();
+        object["spec"]["variations"][0]["value"] = json!({"stringValue": "x", "boolValue": true});
+        object["spec"]["variations"][1]["value"] = json!({});
+        let found = messages_of("Feature", &object, None);
+        let exactly_one = "exactly one of boolValue, doubleValue, longValue, stringValue";
+        assert_eq!(
+            found.iter().filter(|m| m.starts_with(exactly_one)).count(),
+            2,
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn cel_rejects_a_feature_whose_variations_disagree() {
+        let mut object = feature();
+        object["spec"]["variations"][1]["name"] = json!("legacy");
+        object["spec"]["variations"][1]["value"] = json!({"longValue": 2});
+        object["spec"]["defaultVariation"] = json!("nope");
+        object["spec"]["entityOverrides"] = json!({"someone": "nope"});
+        let mut found = messages_of("Feature", &object, None);
+        found.sort();
+        assert_eq!(
+            found,
+            vec![
+                "all variations of a feature must set the same value member",
+                "entity overrides must name one of the feature's variations",
+                "the default variation must be one of the feature's variations",
+                "variation names must be unique within a feature",
+            ]
+        );
+    }
+
+    #[test]
+    fn cel_keeps_what_evidently_cannot_update() {
+        let segment = examples()
+            .into_iter()
+            .find(|o| o["kind"] == "Segment")
+            .unwrap();
+        let mut changed = segment.clone();
+        changed["spec"]["pattern"] = json!("{\"beta\": [false]}");
+        changed["spec"]["description"] = json!("other");
+        let mut found = messages_of("Segment", &changed, Some(&segment));
+        found.sort();
+        assert_eq!(
+            found,
+            vec![
+                "description is immutable: it cannot be set, changed or removed after creation",
+                "pattern is immutable; create a new Segment to change it",
+            ]
+        );
+        let old = feature();
+        let mut moved = old.clone();
+        moved["spec"]["project"] = json!("other");
+        moved["spec"]["name"] = json!("renamed");
+        let mut found = messages_of("Feature", &moved, Some(&old));
+        found.sort();
+        assert_eq!(
+            found,
+            vec![
+                "name is immutable: it cannot be set, changed or removed after creation",
+                "project is immutable; create a new Feature to change it",
+            ]
+        );
+        // Evidently updates a feature's variations: no CEL rule stops it.
+        let mut updated = old.clone();
+        updated["spec"]["variations"][1]["value"] = json!({"stringValue": "v3"});
+        assert_eq!(
+            messages_of("Feature", &updated, Some(&old)),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn cel_allows_stop_members_only_with_stop() {
+        let mut object = example();
+        object["spec"]["executionStatus"] = json!({"status": "START", "reason": "why"});
+        assert_eq!(
+            messages(&object, None),
+            vec!["executionStatus: desiredState and reason apply only to status STOP"]
+        );
+        object["spec"]["executionStatus"] =
+            json!({"status": "STOP", "reason": "why", "desiredState": "CANCELLED"});
+        assert_eq!(messages(&object, None), Vec::<String>::new());
+    }
+
+    #[test]
+    fn descriptions_read_as_paragraphs() {
+        let s = schema();
+        let description = s["properties"]["spec"]["properties"]["tags"]["description"]
+            .as_str()
+            .unwrap();
+        assert!(!description.contains('\n'), "{description}");
+        assert!(
+            description.contains("adds its own ownership tag (`launch-operator.io/owner`)"),
+            "{description}"
+        );
     }
 
     #[test]
@@ -372,7 +714,7 @@ mod tests {
         new["spec"]["project"] = json!("other");
         assert_eq!(
             messages(&new, Some(&old)),
-            vec!["project is immutable; create a new Launch to move it"]
+            vec!["project is immutable; create a new Launch to change it"]
         );
     }
 

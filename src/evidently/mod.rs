@@ -1,13 +1,16 @@
-//! Thin layer over `aws-sdk-evidently`: the launch calls the controller makes, each returning
-//! plain types ([`ObservedLaunch`]) or a categorised [`EvidentlyError`], and counting itself in
-//! the metrics. It holds no state and makes no decisions; the controller does.
+//! Thin layer over `aws-sdk-evidently`: the calls the controller makes for each kind, each
+//! returning plain types ([`ObservedLaunch`], [`ObservedProject`], ...) or a categorised
+//! [`EvidentlyError`], and counting itself in the metrics. It holds no state and makes no decisions; the controller does.
 
 // AWS marked the Evidently client deprecated when it ended the service; keeping these calls
 // working (against the emulator or any compatible endpoint) is this project's purpose.
 #![allow(deprecated)]
 
 pub mod error;
+pub mod feature;
 pub mod launch;
+pub mod project;
+pub mod segment;
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -16,7 +19,10 @@ use aws_sdk_evidently::{Client, types::LaunchStopDesiredState};
 use aws_smithy_types::timeout::TimeoutConfig;
 
 pub use error::EvidentlyError;
+pub use feature::{FeatureUpdate, ObservedFeature};
 pub use launch::{Drift, ObservedLaunch, diff};
+pub use project::ObservedProject;
+pub use segment::ObservedSegment;
 
 use crate::{metrics::Metrics, rules::CreateLaunchInput};
 
@@ -147,19 +153,35 @@ impl Evidently {
         .await
     }
 
+    pub async fn start_launch(&self, project: &str, name: &str) -> Result<(), EvidentlyError> {
+        self.counted("StartLaunch", async {
+            self.client
+                .start_launch()
+                .project(project)
+                .launch(name)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(EvidentlyError::from_sdk)
+        })
+        .await
+    }
+
+    /// StopLaunch, ending in `state` (`COMPLETED` or `CANCELLED`).
     pub async fn stop_launch(
         &self,
         project: &str,
         name: &str,
-        reason: &str,
+        state: &str,
+        reason: Option<&str>,
     ) -> Result<(), EvidentlyError> {
         self.counted("StopLaunch", async {
             self.client
                 .stop_launch()
                 .project(project)
                 .launch(name)
-                .desired_state(LaunchStopDesiredState::Cancelled)
-                .reason(reason)
+                .desired_state(LaunchStopDesiredState::from(state))
+                .set_reason(reason.map(str::to_string))
                 .send()
                 .await
                 .map(|_| ())

@@ -4,15 +4,19 @@
 //!   pattern, range, size, enum and required member of every operation input.
 //! * `walk.rs` checks a JSON request against that table, with AWS's messages.
 //! * `launch.rs` adds the cross-field rules of launches (weights keyed by group names, unique
-//!   group names, event patterns that are JSON, the tag limit) and the typed request structs.
+//!   group names, event patterns that are JSON, the tag limit) and the typed request structs;
+//!   `feature.rs`, `project.rs` and `segment.rs` do the same for the other kinds.
 //!
 //! The CRD schema (`crate::crd::schema`), the controller, the `validate` command and the
 //! emulator all call these functions; none of them restates a rule. This module knows nothing
 //! about Kubernetes or HTTP.
 
+pub mod feature;
 pub mod launch;
 #[rustfmt::skip]
 pub mod model;
+pub mod project;
+pub mod segment;
 pub mod shape;
 pub mod walk;
 

@@ -426,7 +426,7 @@ pub async fn apply_file(client: &Client, path: &Path) {
 /// `deploy/`, and mints a token for its ServiceAccount.
 async fn install(admin: &Client) -> String {
     let root = repo_root();
-    apply_file(admin, &root.join("crds/launch.yaml")).await;
+    apply_file(admin, &root.join("crds/crds.yaml")).await;
     let crds: Api<CustomResourceDefinition> = Api::all(admin.clone());
     let established = kube::runtime::wait::await_condition(
         crds,

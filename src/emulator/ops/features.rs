@@ -5,7 +5,7 @@
 //! RUNNING; a stopped launch stops being an evaluation rule). Not emulated: the transient
 //! UPDATING status (an update is complete when it returns) and evaluation itself.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -20,7 +20,7 @@ use crate::{
         resources::{Feature, LAUNCH_TYPE, Launch, Tags, Variation, now},
         store::{Key, Kind, Reader, StoreError, Tx},
     },
-    rules::{self, Violation},
+    rules::{self, feature::value_type},
 };
 
 #[derive(Debug, Deserialize)]
@@ -64,19 +64,6 @@ pub struct UpdateFeatureInput {
     pub entity_overrides: Option<BTreeMap<String, String>>,
 }
 
-/// The `valueType` a `VariableValue` member stands for.
-fn value_type(value: &Value) -> Option<(&'static str, &'static str)> {
-    let object = value.as_object()?;
-    [
-        ("boolValue", "BOOLEAN"),
-        ("stringValue", "STRING"),
-        ("longValue", "LONG"),
-        ("doubleValue", "DOUBLE"),
-    ]
-    .into_iter()
-    .find(|(member, _)| object.get(*member).is_some_and(|v| !v.is_null()))
-}
-
 /// Keeps only the union member that is set (drops `null`s, `__type` and unknown keys).
 fn normalise(mut v: Variation) -> Variation {
     if let Some((member, _)) = value_type(&v.value) {
@@ -85,8 +72,7 @@ fn normalise(mut v: Variation) -> Variation {
     v
 }
 
-/// The rules on a feature's variation set that the model cannot state: unique names, one value
-/// type, a default and overrides that name variations. Returns the value type.
+/// The rules on a feature's variation set that the model cannot state (`rules::feature`).
 fn check_variations(
     variations: &[Variation],
     variations_path: &str,
@@ -94,53 +80,14 @@ fn check_variations(
     default_path: &str,
     overrides: &BTreeMap<String, String>,
 ) -> Result<&'static str, ApiError> {
-    let mut out = Vec::new();
-    let mut names = BTreeSet::new();
-    let mut first_type: Option<(&str, &str)> = None;
-    for (i, v) in variations.iter().enumerate() {
-        if !names.insert(v.name.as_str()) {
-            out.push(Violation::with_value(
-                &format!("{variations_path}[{i}].name"),
-                "variation names must be unique within a feature",
-                Some(v.name.clone()),
-            ));
-        }
-        if let Some((member, ty)) = value_type(&v.value) {
-            match first_type {
-                None => first_type = Some((member, ty)),
-                Some((first, _)) if first != member => out.push(Violation::new(
-                    &format!("{variations_path}[{i}].value"),
-                    format!("all variations of a feature must set the same value member ({first})"),
-                )),
-                Some(_) => {}
-            }
-        }
-    }
-    if !names.contains(default) {
-        out.push(Violation::with_value(
-            default_path,
-            "the default variation must be one of the feature's variations",
-            Some(default.to_string()),
-        ));
-    }
-    for (entity, variation) in overrides {
-        if !names.contains(variation.as_str()) {
-            out.push(Violation::with_value(
-                &format!("entityOverrides[{entity}]"),
-                "entity overrides must name one of the feature's variations",
-                Some(variation.clone()),
-            ));
-        }
-    }
-    match first_type {
-        Some((_, ty)) if out.is_empty() => Ok(ty),
-        _ if out.is_empty() => Err(ApiError::invalid_field(
-            variations_path,
-            "a feature needs at least one variation",
-            None,
-        )),
-        _ => Err(ApiError::invalid(out)),
-    }
+    rules::feature::check_variations(
+        variations.iter().map(|v| (v.name.as_str(), &v.value)),
+        variations_path,
+        default,
+        default_path,
+        overrides,
+    )
+    .map_err(ApiError::invalid)
 }
 
 /// The launches that use a feature, loaded.
