@@ -55,7 +55,9 @@ fn validate_accepts_every_example() {
     );
     assert!(out.stdout.is_empty());
     assert!(
-        stderr.contains("checked 3 Launch manifest(s) in 3 file(s): 0 problem(s)"),
+        stderr.contains(
+            "checked 11 manifest(s) (Project, Segment, Feature, Launch) in 6 file(s): 0 problem(s)"
+        ),
         "{stderr}"
     );
 }
@@ -97,7 +99,7 @@ fn validate_reports_each_broken_manifest_with_one_precise_line() {
         assert_eq!(actual.remove(&key).unwrap_or_default(), expected, "{key}");
         files += 1;
     }
-    assert!(files >= 12);
+    assert!(files >= 17);
     assert!(actual.is_empty(), "unexpected output: {actual:?}");
 }
 
@@ -121,7 +123,9 @@ fn validate_reads_stdin_multi_document_yaml_and_skips_other_kinds() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("checked 2 Launch manifest(s) in 1 file(s): 1 problem(s)"),
+        stderr.contains(
+            "checked 2 manifest(s) (Project, Segment, Feature, Launch) in 1 file(s): 1 problem(s)"
+        ),
         "{stderr}"
     );
 }

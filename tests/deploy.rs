@@ -101,7 +101,10 @@ fn the_emulator_overlay_installs_the_operator_pointed_at_the_in_cluster_emulator
         vec![
             "ClusterRole/launch-operator",
             "ClusterRoleBinding/launch-operator",
+            "CustomResourceDefinition/features.evidently.launch-operator.io",
             "CustomResourceDefinition/launches.evidently.launch-operator.io",
+            "CustomResourceDefinition/projects.evidently.launch-operator.io",
+            "CustomResourceDefinition/segments.evidently.launch-operator.io",
             "Deployment/launch-operator",
             "MutatingAdmissionPolicy/launch-operator-finalizer",
             "MutatingAdmissionPolicyBinding/launch-operator-finalizer",
@@ -150,7 +153,11 @@ fn both_overlays_add_the_controllers_finalizer_at_admission_on_create_only() {
             "launch-operator-finalizer",
         );
         let rule = &policy["spec"]["matchConstraints"]["resourceRules"][0];
-        assert_eq!(rule["resources"], json!(["launches"]), "{overlay}");
+        assert_eq!(
+            rule["resources"],
+            json!(["projects", "features", "segments", "launches"]),
+            "{overlay}"
+        );
         assert_eq!(rule["operations"], json!(["CREATE"]), "{overlay}");
         assert_eq!(
             policy["spec"]["failurePolicy"],
@@ -217,7 +224,12 @@ fn health(object: Value) -> (String, String) {
     (hs.get("status").unwrap(), hs.get("message").unwrap())
 }
 
-fn launch(generation: i64, observed: Option<i64>, ready: Option<(&str, &str)>) -> Value {
+fn object(
+    kind: &str,
+    generation: i64,
+    observed: Option<i64>,
+    ready: Option<(&str, &str)>,
+) -> Value {
     let mut status = json!({});
     if let Some(g) = observed {
         status["observedGeneration"] = json!(g);
@@ -226,42 +238,68 @@ fn launch(generation: i64, observed: Option<i64>, ready: Option<(&str, &str)>) -
         status["conditions"] = json!([{"type": "Ready", "status": s, "reason": reason, "message": "details",
             "lastTransitionTime": "2026-01-01T00:00:00Z"}]);
     }
-    json!({"apiVersion": "evidently.launch-operator.io/v1alpha1", "kind": "Launch",
+    json!({"apiVersion": "evidently.launch-operator.io/v1alpha1", "kind": kind,
            "metadata": {"name": "l", "generation": generation}, "spec": {}, "status": status})
 }
 
+const KINDS: [&str; 4] = ["Project", "Feature", "Segment", "Launch"];
+
 #[test]
-fn argo_cd_health_follows_the_ready_condition() {
-    assert_eq!(
-        health(launch(1, Some(1), Some(("True", "Reconciled")))),
-        ("Healthy".into(), "details".into())
-    );
-    assert_eq!(health(launch(1, None, None)).0, "Progressing");
-    assert_eq!(
-        health(launch(2, Some(1), Some(("True", "Reconciled")))).0,
-        "Progressing",
-        "stale generation"
-    );
-    for transient in ["DependencyNotFound", "EvidentlyUnavailable"] {
+fn argo_cd_health_follows_the_ready_condition_of_every_kind() {
+    for kind in KINDS {
+        let launch = |g, o, r| object(kind, g, o, r);
         assert_eq!(
-            health(launch(1, Some(1), Some(("False", transient)))).0,
-            "Progressing",
-            "{transient}"
+            health(launch(1, Some(1), Some(("True", "Reconciled")))),
+            ("Healthy".into(), "details".into()),
+            "{kind}"
         );
+        assert_eq!(health(launch(1, None, None)).0, "Progressing");
+        assert_eq!(
+            health(launch(2, Some(1), Some(("True", "Reconciled")))).0,
+            "Progressing",
+            "{kind}: stale generation"
+        );
+        for transient in [
+            "DependencyNotFound",
+            "EvidentlyUnavailable",
+            "DeletionBlocked",
+        ] {
+            assert_eq!(
+                health(launch(1, Some(1), Some(("False", transient)))).0,
+                "Progressing",
+                "{kind}: {transient}"
+            );
+        }
+        for failure in [
+            "InvalidSpec",
+            "EvidentlyRejected",
+            "AlreadyExists",
+            "AccessDenied",
+            "QuotaExceeded",
+            "LaunchEnded",
+        ] {
+            let (status, message) = health(launch(1, Some(1), Some(("False", failure))));
+            assert_eq!(status, "Degraded", "{kind}: {failure}");
+            assert_eq!(message, format!("{failure}: details"));
+        }
+        let mut no_status = launch(1, None, None);
+        no_status.as_object_mut().unwrap().remove("status");
+        assert_eq!(health(no_status).0, "Progressing");
     }
-    for failure in [
-        "InvalidSpec",
-        "EvidentlyRejected",
-        "AlreadyExists",
-        "AccessDenied",
-        "QuotaExceeded",
-        "LaunchEnded",
-    ] {
-        let (status, message) = health(launch(1, Some(1), Some(("False", failure))));
-        assert_eq!(status, "Degraded", "{failure}");
-        assert_eq!(message, format!("{failure}: details"));
+}
+
+#[test]
+fn the_argo_cd_component_installs_the_health_check_for_every_kind() {
+    let text = std::fs::read_to_string(format!(
+        "{}/deploy/argocd/kustomization.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    for kind in KINDS {
+        // Argo CD's key for a custom health check: resource.customizations.health.<group>_<kind>.
+        let key = format!(
+            "resource.customizations.health.evidently.launch-operator.io_{kind}=health.lua"
+        );
+        assert!(text.contains(&key), "{key} missing");
     }
-    let mut no_status = launch(1, None, None);
-    no_status.as_object_mut().unwrap().remove("status");
-    assert_eq!(health(no_status).0, "Progressing");
 }

@@ -18,7 +18,7 @@ use kube::{
     Api, Client, ResourceExt,
     api::{DeleteParams, ListParams, Patch, PatchParams},
 };
-use launch_operator::crd::{FINALIZER, Launch};
+use launch_operator::crd::{FINALIZER, Feature, Launch, Project, Segment};
 use serde_json::{Value, json};
 use support::{
     ControlPlane, Process, emulator_calls, emulator_mutating_calls, events, eventually,
@@ -72,11 +72,13 @@ async fn seed_feature(ev: &Evidently, project: &str, feature: &str, variations: 
     req.send().await.expect("create feature");
 }
 
+/// A launch of `examples/`, in `ns`, without `executionStatus`: these tests are about launches
+/// the operator never starts or stops (e2e_gitops.rs covers `executionStatus`).
 fn example(file: &str, ns: &str) -> Value {
-    let text = std::fs::read_to_string(repo_root().join("examples").join(file)).unwrap();
-    let mut v =
-        serde_json::to_value(serde_yaml::from_str::<serde_yaml::Value>(&text).unwrap()).unwrap();
-    v["metadata"]["namespace"] = json!(ns);
+    let mut v = support::example_documents(file, ns).remove(0);
+    if let Some(spec) = v["spec"].as_object_mut() {
+        spec.remove("executionStatus");
+    }
     v
 }
 
@@ -502,6 +504,41 @@ async fn the_operator_service_account_is_refused_what_it_does_not_need() {
             .await
             .map(|_| ())
     ));
+    // The same for the other kinds.
+    async fn read_only<K>(op: &Client, ns: &str, manifest: Value) -> Result<(), String>
+    where
+        K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + std::fmt::Debug
+            + serde::Serialize
+            + serde::de::DeserializeOwned,
+    {
+        let api: Api<K> = Api::namespaced(op.clone(), ns);
+        api.list(&ListParams::default())
+            .await
+            .map_err(|e| format!("list: {e}"))?;
+        let object: K = serde_json::from_value(manifest).unwrap();
+        match api.create(&Default::default(), &object).await {
+            Err(kube::Error::Api(s)) if s.code == 403 => {}
+            other => return Err(format!("create: {other:?}")),
+        }
+        match api.delete("x", &DeleteParams::default()).await {
+            Err(kube::Error::Api(s)) if s.code == 403 => Ok(()),
+            other => Err(format!("delete: {other:?}")),
+        }
+    }
+    let mut documents = support::example_documents("project.yaml", &ns);
+    documents.extend(support::example_documents("features.yaml", &ns));
+    documents.extend(support::example_documents("segments.yaml", &ns));
+    for doc in documents {
+        let result = match doc["kind"].as_str().unwrap() {
+            "Project" => read_only::<Project>(&op, &ns, doc.clone()).await,
+            "Feature" => read_only::<Feature>(&op, &ns, doc.clone()).await,
+            "Segment" => read_only::<Segment>(&op, &ns, doc.clone()).await,
+            other => panic!("unexpected {other}"),
+        };
+        assert_eq!(result, Ok(()), "{}", doc["kind"]);
+    }
 }
 
 trait MapUnit {

@@ -570,11 +570,49 @@ async fn update_project_changes_the_description_and_bumps_last_updated_time() {
 }
 
 #[tokio::test]
+async fn update_project_data_delivery_replaces_the_destinations() {
+    let api = Api::fixture().await;
+    let body = api
+        .patch(
+            "/projects/p/data-delivery",
+            json!({"s3Destination": {"bucket": "events", "prefix": "shop/"}}),
+        )
+        .await
+        .ok()["project"]
+        .clone();
+    assert_eq!(
+        body["dataDelivery"],
+        json!({"s3Destination": {"bucket": "events", "prefix": "shop/"}})
+    );
+    let body = api
+        .patch(
+            "/projects/p/data-delivery",
+            json!({"cloudWatchLogs": {"logGroup": "shop"}}),
+        )
+        .await
+        .ok()["project"]
+        .clone();
+    assert_eq!(
+        body["dataDelivery"],
+        json!({"cloudWatchLogs": {"logGroup": "shop"}})
+    );
+    api.patch(
+        "/projects/p/data-delivery",
+        json!({"s3Destination": {"bucket": "Not_A_Bucket"}}),
+    )
+    .await
+    .error(400, "ValidationException");
+    api.patch("/projects/nope/data-delivery", json!({}))
+        .await
+        .error(404, "ResourceNotFoundException");
+}
+
+#[tokio::test]
 async fn delete_project_with_features_is_a_conflict() {
     let api = Api::fixture().await;
     let a = api.delete("/projects/p").await;
     let body = a.error(409, "ConflictException");
-    assert_eq!(body["message"], "Project has sub-resources");
+    assert_eq!(body["message"], "Project has sub-resources: feature(s): f.");
     assert_eq!(body["resourceType"], "project");
     assert_eq!(body["resourceId"], format!("{ACCOUNT}:project/p"));
 }

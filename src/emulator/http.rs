@@ -161,6 +161,7 @@ async fn call<S: Store>(
         "GetProject" => read!(projects::get),
         "ListProjects" => read!(projects::list),
         "UpdateProject" => write!(projects::update),
+        "UpdateProjectDataDelivery" => write!(projects::update_data_delivery),
         "DeleteProject" => write!(projects::delete),
         "CreateFeature" => write!(features::create),
         "GetFeature" => read!(features::get),

@@ -356,3 +356,19 @@ pub async fn wait_event(admin: &Client, ns: &str, reason: &str) -> Vec<SeenEvent
     )
     .await
 }
+
+/// Every document of `examples/<file>`, placed in namespace `ns`.
+pub fn example_documents(file: &str, ns: &str) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(repo_root().join("examples").join(file))
+        .unwrap_or_else(|e| panic!("examples/{file}: {e}"));
+    serde_yaml::Deserializer::from_str(&text)
+        .map(|doc| {
+            let yaml = <serde_yaml::Value as serde::Deserialize>::deserialize(doc)
+                .unwrap_or_else(|e| panic!("examples/{file}: {e}"));
+            let mut v = serde_json::to_value(yaml).unwrap();
+            v["metadata"]["namespace"] = serde_json::json!(ns);
+            v
+        })
+        .filter(|v| v.is_object())
+        .collect()
+}

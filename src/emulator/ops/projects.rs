@@ -1,4 +1,5 @@
-//! CreateProject, GetProject, ListProjects, UpdateProject, DeleteProject.
+//! CreateProject, GetProject, ListProjects, UpdateProject, UpdateProjectDataDelivery,
+//! DeleteProject (refused while features or launches are left, naming them).
 //!
 //! Project counters (`featureCount`, `launchCount`, `activeLaunchCount`) are counted at read
 //! time; experiments are not emulated, so their counters are always 0.
@@ -38,6 +39,14 @@ pub struct UpdateProjectInput {
     pub project: String,
     pub description: Option<String>,
     pub app_config_resource: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateDataDeliveryInput {
+    pub project: String,
+    pub s3_destination: Option<Value>,
+    pub cloud_watch_logs: Option<Value>,
 }
 
 /// The response's `ProjectAppConfigResource` requires a configuration profile id that the
@@ -143,6 +152,42 @@ pub fn update(tx: &mut dyn Tx, arns: &Arns, input: UpdateProjectInput) -> Result
     Reply::json(&json!({"project": view(tx, &project, false)?}))
 }
 
+/// UpdateProjectDataDelivery: the destinations given replace the project's (none given: the
+/// project keeps no data delivery).
+pub fn update_data_delivery(
+    tx: &mut dyn Tx,
+    arns: &Arns,
+    input: UpdateDataDeliveryInput,
+) -> Result<Reply, ApiError> {
+    let name = arns.project_name(&input.project)?;
+    let mut project = require_project(tx, arns, &name)?;
+    let mut delivery = serde_json::Map::new();
+    if let Some(s3) = input.s3_destination {
+        delivery.insert("s3Destination".into(), s3);
+    }
+    if let Some(cw) = input.cloud_watch_logs {
+        delivery.insert("cloudWatchLogs".into(), cw);
+    }
+    project.data_delivery = (!delivery.is_empty()).then_some(Value::Object(delivery));
+    project.last_updated_time = now();
+    save(tx, &Key::new(Kind::Project, "", &name), None, &project)?;
+    Reply::json(&json!({"project": view(tx, &project, false)?}))
+}
+
+/// The names of up to ten resources of `kind` in project `name`, for messages.
+fn some_names(r: &dyn Reader, kind: Kind, name: &str) -> Result<Vec<String>, ApiError> {
+    let request = PageRequest {
+        max_results: Some(10),
+        next_token: None,
+    };
+    let (records, next) = page(r, kind, name, None, &request, 10)?;
+    let mut names: Vec<String> = records.into_iter().map(|r| r.name).collect();
+    if next.is_some() {
+        names.push("...".into());
+    }
+    Ok(names)
+}
+
 pub fn delete(tx: &mut dyn Tx, arns: &Arns, input: ProjectInput) -> Result<Reply, ApiError> {
     let name = arns.project_name(&input.project)?;
     let key = Key::new(Kind::Project, "", &name);
@@ -150,10 +195,17 @@ pub fn delete(tx: &mut dyn Tx, arns: &Arns, input: ProjectInput) -> Result<Reply
         return Err(ApiError::not_found(Kind::Project, arns.project(&name)));
     }
     if tx.count(Kind::Feature, &name, None)? + tx.count(Kind::Launch, &name, None)? > 0 {
+        let mut held = Vec::new();
+        for (kind, what) in [(Kind::Feature, "feature(s)"), (Kind::Launch, "launch(es)")] {
+            let names = some_names(tx, kind, &name)?;
+            if !names.is_empty() {
+                held.push(format!("{what}: {}", names.join(", ")));
+            }
+        }
         return Err(ApiError::conflict(
             Kind::Project,
             arns.project(&name),
-            "Project has sub-resources",
+            format!("Project has sub-resources: {}.", held.join("; ")),
         ));
     }
     tx.delete(&key)?;
