@@ -1,13 +1,11 @@
 //! `make quickstart`: the whole system on this machine, the way a user meets it.
 //!
 //! Starts a local kube-apiserver + etcd (the end-to-end suites' harness), the Evidently
-//! emulator, and the controller under the ServiceAccount and RBAC of `deploy/`; creates in the
-//! emulator the project, features and segments the examples need; applies `examples/` with
-//! `kubectl apply`; waits until every Launch is Ready and shows `kubectl get launches -o wide`.
+//! emulator, and the controller under the ServiceAccount and RBAC of `deploy/`; applies
+//! `examples/` (project, features, segments and launches: nothing is created through the
+//! Evidently API) with one `kubectl apply`; waits until every resource is Ready and shows
+//! `kubectl get evidently`.
 //! Everything stops on Ctrl-C. Not a test and not for production.
-
-// AWS marked the Evidently client deprecated; the emulator keeps it alive.
-#![allow(deprecated)]
 
 #[path = "../tests/support/control_plane.rs"]
 #[allow(dead_code)] // Shared with the test suites, which use more of it.
@@ -19,10 +17,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use aws_sdk_evidently::types::{VariableValue, VariationConfig};
 use control_plane::{ControlPlane, repo_root};
 use kube::{Api, api::ListParams};
-use launch_operator::crd::Launch;
+use launch_operator::crd::{Feature, Launch, Project, Segment};
 
 /// A child process that is killed when dropped (Ctrl-C included).
 struct Running(Child);
@@ -81,57 +78,42 @@ async fn wait_listening(port: u16) {
     }
 }
 
-async fn seed(url: &str) {
-    let config = aws_sdk_evidently::Config::builder()
-        .behavior_version(aws_sdk_evidently::config::BehaviorVersion::latest())
-        .region(aws_sdk_evidently::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_evidently::config::Credentials::new(
-            "quickstart",
-            "quickstart",
-            None,
-            None,
-            "qs",
-        ))
-        .endpoint_url(url)
-        .build();
-    let ev = aws_sdk_evidently::Client::from_conf(config);
-    ev.create_project()
-        .name("shop")
-        .description("Quick-start shop")
-        .send()
-        .await
-        .expect("create project");
-    for (feature, variations) in [
-        ("checkout", ["legacy", "v2"]),
-        ("search", ["classic", "semantic"]),
-        ("recommendations", ["off", "on"]),
-    ] {
-        let mut req = ev.create_feature().project("shop").name(feature);
-        for v in variations {
-            req = req.variations(
-                VariationConfig::builder()
-                    .name(v)
-                    .value(VariableValue::StringValue(v.into()))
-                    .build()
-                    .unwrap(),
-            );
-        }
-        req.send().await.expect("create feature");
-    }
-    for (segment, pattern) in [
-        ("beta-users", r#"{"beta": [true]}"#),
-        (
-            "internal-staff",
-            r#"{"email": [{"suffix": "@example.com"}]}"#,
-        ),
-    ] {
-        ev.create_segment()
-            .name(segment)
-            .pattern(pattern)
-            .send()
+/// (Ready, all) of the operator's resources in the cluster.
+async fn readiness(admin: &kube::Client) -> (usize, usize) {
+    async fn count<K>(admin: &kube::Client) -> (usize, usize)
+    where
+        K: kube::Resource<DynamicType = ()>
+            + Clone
+            + std::fmt::Debug
+            + serde::de::DeserializeOwned
+            + launch_operator::kinds::Managed,
+    {
+        let items = Api::<K>::all(admin.clone())
+            .list(&ListParams::default())
             .await
-            .expect("create segment");
+            .expect("list resources")
+            .items;
+        let ready = items
+            .iter()
+            .filter(|o| {
+                o.status()
+                    .and_then(launch_operator::crd::ready_condition)
+                    .is_some_and(|c| c.status == "True")
+            })
+            .count();
+        (ready, items.len())
     }
+    let mut total = (0, 0);
+    for (r, n) in [
+        count::<Project>(admin).await,
+        count::<Segment>(admin).await,
+        count::<Feature>(admin).await,
+        count::<Launch>(admin).await,
+    ] {
+        total.0 += r;
+        total.1 += n;
+    }
+    total
 }
 
 #[tokio::main]
@@ -154,10 +136,6 @@ async fn main() {
     );
     wait_listening(emulator_port).await;
     let emulator_url = format!("http://127.0.0.1:{emulator_port}");
-    seed(&emulator_url).await;
-    println!(
-        "    project shop, features checkout/search/recommendations, segments beta-users/internal-staff"
-    );
 
     println!(
         "==> starting the controller as system:serviceaccount:launch-operator:launch-operator"
@@ -188,49 +166,27 @@ async fn main() {
         .expect("kubectl on PATH");
     assert!(status.success(), "kubectl apply failed");
 
-    println!("==> waiting until every Launch is Ready");
+    println!("==> waiting until every resource is Ready");
     let admin = cp.admin().await;
-    let launches: Api<Launch> = Api::all(admin);
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let list = launches
-            .list(&ListParams::default())
-            .await
-            .expect("list launches");
-        let ready = list
-            .items
-            .iter()
-            .filter(|l| {
-                l.status.as_ref().is_some_and(|s| {
-                    s.conditions
-                        .iter()
-                        .any(|c| c.type_ == "Ready" && c.status == "True")
-                })
-            })
-            .count();
-        if ready == list.items.len() && ready > 0 {
+        let (ready, all) = readiness(&admin).await;
+        if ready == all && all > 0 {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "launches not Ready after 2 minutes; see {}",
+            "{ready} of {all} resources Ready after 2 minutes; see {}",
             dir.join("controller.log").display()
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let _ = Command::new("kubectl")
-        .args([
-            "--kubeconfig",
-            &kubeconfig,
-            "get",
-            "launches",
-            "-A",
-            "-o",
-            "wide",
-        ])
+        .args(["--kubeconfig", &kubeconfig, "get", "evidently", "-A"])
         .status();
     println!(
-        "\nUp in {:.0?}. Try it:\n  export KUBECONFIG={kubeconfig}\n  kubectl describe launch checkout-v2\n  \
+        "\nUp in {:.0?}. Try it:\n  export KUBECONFIG={kubeconfig}\n  kubectl get launches                 # which step serves traffic now\n  \
+         kubectl describe launch checkout-v2\n  \
          kubectl edit launch checkout-v2      # change a weight, watch status.observedGeneration\n\
          The emulator answers at {emulator_url}; logs are in {}.\nPress Ctrl-C to stop everything.",
         started.elapsed(),

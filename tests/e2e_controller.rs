@@ -22,8 +22,7 @@ use launch_operator::crd::{FINALIZER, Feature, Launch, Project, Segment};
 use serde_json::{Value, json};
 use support::{
     ControlPlane, Process, emulator_calls, emulator_mutating_calls, events, eventually,
-    evidently_client, http_get, namespace, repo_root, start_controller, start_emulator, wait_event,
-    with_logs,
+    evidently_client, http_get, namespace, start_controller, start_emulator, wait_event, with_logs,
 };
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -411,7 +410,7 @@ async fn evidently_down_for_30_seconds_is_reported_and_recovered_from() {
         assert!(
             not_deleted[0]
                 .note
-                .contains("cannot delete launch checkout-v3 from Evidently yet"),
+                .contains("cannot delete launch checkout-v3 in project shop from Evidently yet"),
             "{not_deleted:?}"
         );
     })

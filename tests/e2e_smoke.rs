@@ -18,10 +18,17 @@ use support::{ControlPlane, namespace, repo_root};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn launch_resource() -> ApiResource {
+fn resource_of(kind: &str) -> ApiResource {
+    let plural = match kind {
+        "Launch" => "launches",
+        "Project" => "projects",
+        "Feature" => "features",
+        "Segment" => "segments",
+        other => panic!("not a kind of this operator: {other}"),
+    };
     ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("evidently.launch-operator.io", "v1alpha1", "Launch"),
-        "launches",
+        &GroupVersionKind::gvk("evidently.launch-operator.io", "v1alpha1", kind),
+        plural,
     )
 }
 
@@ -39,7 +46,8 @@ async fn create(ns: &str, mut manifest: Value) -> Result<DynamicObject, String> 
     let admin = ControlPlane::shared().admin().await;
     manifest["metadata"]["namespace"] = json!(ns);
     let obj: DynamicObject = serde_json::from_value(manifest).unwrap();
-    let api: Api<DynamicObject> = Api::namespaced_with(admin, ns, &launch_resource());
+    let kind = manifest["kind"].as_str().unwrap_or("Launch").to_string();
+    let api: Api<DynamicObject> = Api::namespaced_with(admin, ns, &resource_of(&kind));
     // Server-side apply with strict field validation, as `kubectl apply --server-side` does.
     let params = PatchParams::apply("e2e").validation_strict();
     api.patch(&obj.name_any(), &params, &Patch::Apply(&obj))
@@ -75,11 +83,14 @@ async fn every_example_is_accepted() {
         if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
             continue;
         }
-        let created = create(&ns, read_manifest(&path)).await;
-        assert!(created.is_ok(), "{}: {:?}", path.display(), created.err());
-        count += 1;
+        let file = path.file_name().unwrap().to_string_lossy().to_string();
+        for doc in support::example_documents(&file, &ns) {
+            let created = create(&ns, doc).await;
+            assert!(created.is_ok(), "{}: {:?}", path.display(), created.err());
+            count += 1;
+        }
     }
-    assert_eq!(count, 3);
+    assert_eq!(count, 11);
 }
 
 /// Every broken manifest that admission can judge is refused, and the message names the field
@@ -203,6 +214,7 @@ async fn kubectl_get_wide_shows_the_printer_columns() {
     let api: Api<Launch> = Api::namespaced(admin, &ns);
     let status = json!({"status": {
         "arn": "arn:aws:evidently:us-east-1:1:project/shop/launch/checkout-v2", "status": "RUNNING",
+        "activeStep": 2, "nextStepTime": "2027-01-18T09:00:00Z",
         "conditions": [{"type": "Ready", "status": "True", "reason": "Reconciled", "message": "ok",
                         "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
     api.patch_status(
@@ -236,15 +248,26 @@ async fn kubectl_get_wide_shows_the_printer_columns() {
     let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
     assert_eq!(
         header,
-        vec!["NAME", "PROJECT", "STATUS", "READY", "ARN", "AGE"]
+        vec![
+            "NAME",
+            "PROJECT",
+            "STATUS",
+            "STEP",
+            "NEXT-STEP",
+            "READY",
+            "ARN",
+            "AGE"
+        ]
     );
     let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
     assert_eq!(
-        &row[..5],
+        &row[..7],
         &[
             "checkout-v2",
             "shop",
             "RUNNING",
+            "2",
+            "2027-01-18T09:00:00Z",
             "True",
             "arn:aws:evidently:us-east-1:1:project/shop/launch/checkout-v2"
         ]
@@ -264,11 +287,15 @@ async fn kubectl_get_wide_shows_the_printer_columns() {
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.lines()
-            .next()
-            .unwrap()
-            .split_whitespace()
-            .eq(["NAME", "PROJECT", "STATUS", "READY", "AGE"]),
+        text.lines().next().unwrap().split_whitespace().eq([
+            "NAME",
+            "PROJECT",
+            "STATUS",
+            "STEP",
+            "NEXT-STEP",
+            "READY",
+            "AGE"
+        ]),
         "{text}"
     );
 }
