@@ -45,8 +45,8 @@ fn checkout_example() -> Value {
 async fn create(ns: &str, mut manifest: Value) -> Result<DynamicObject, String> {
     let admin = ControlPlane::shared().admin().await;
     manifest["metadata"]["namespace"] = json!(ns);
-    let obj: DynamicObject = serde_json::from_value(manifest).unwrap();
     let kind = manifest["kind"].as_str().unwrap_or("Launch").to_string();
+    let obj: DynamicObject = serde_json::from_value(manifest).unwrap();
     let api: Api<DynamicObject> = Api::namespaced_with(admin, ns, &resource_of(&kind));
     // Server-side apply with strict field validation, as `kubectl apply --server-side` does.
     let params = PatchParams::apply("e2e").validation_strict();
@@ -309,7 +309,7 @@ async fn new_launches_get_the_finalizer_at_admission_and_keep_it_on_reapply() {
     let cp = ControlPlane::shared();
     let admin = cp.admin().await;
     let ns = namespace(&admin, "admission").await;
-    let api: Api<DynamicObject> = Api::namespaced_with(admin, &ns, &launch_resource());
+    let api: Api<DynamicObject> = Api::namespaced_with(admin, &ns, &resource_of("Launch"));
     let finalizers = |o: &DynamicObject| o.metadata.finalizers.clone().unwrap_or_default();
 
     // The policy takes effect a moment after it is installed.
