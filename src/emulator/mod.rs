@@ -16,6 +16,7 @@
 //! `src/emulator/README.md`.
 
 pub mod arn;
+pub mod auth;
 pub mod error;
 pub mod http;
 pub mod metrics;
