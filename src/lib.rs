@@ -13,7 +13,6 @@
 //! * [`manifests`] — offline checking of manifest files (`launch-operator validate`).
 //! * [`telemetry`] — logging setup; [`time`] and [`text`] — small shared helpers.
 
-pub mod admin;
 pub mod cli;
 pub mod controller;
 pub mod crd;
@@ -21,7 +20,6 @@ pub mod emulator;
 pub mod evidently;
 pub mod kinds;
 pub mod manifests;
-pub mod metrics;
 pub mod rules;
 pub mod telemetry;
 pub mod text;

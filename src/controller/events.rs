@@ -32,7 +32,7 @@ use tokio::{
 };
 use tracing::warn;
 
-use crate::metrics::Metrics;
+use super::metrics::Metrics;
 
 /// Events waiting to be written before new ones are dropped.
 pub const QUEUE: usize = 1024;

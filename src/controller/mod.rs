@@ -5,8 +5,10 @@
 //! The reconcile algorithm is in `reconcile.rs`, the status rules in `status.rs`, the
 //! dependency triggers between kinds in `signals.rs`; this file only starts and stops things.
 
+pub mod admin;
 pub mod cache;
 pub mod events;
+pub mod metrics;
 pub mod reconcile;
 pub mod signals;
 pub mod status;
@@ -33,14 +35,13 @@ use tracing::{info, warn};
 pub use reconcile::{Context, error_policy, reconcile};
 
 use crate::{
-    admin,
     cli::ControllerArgs,
     crd::{Feature, Launch, Project, Segment},
     evidently::Evidently,
     kinds::Managed,
-    metrics::Metrics,
 };
 use cache::Cached;
+use metrics::Metrics;
 
 /// How long queued events may still be written at exit (after [`SHUTDOWN_GRACE`]; together
 /// under the Deployment's 30 s).

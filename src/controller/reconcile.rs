@@ -27,6 +27,7 @@ use tracing::{Instrument, info, info_span, warn};
 use super::{
     cache::{Cached, DecodeError},
     events::Events,
+    metrics::Metrics,
     signals::Signals,
     status::{Outcome, Retry, next_status, now, ready_of},
 };
@@ -37,7 +38,6 @@ use crate::{
     },
     evidently::{Evidently, EvidentlyError},
     kinds::{Managed, with_owner},
-    metrics::Metrics,
     rules::Violation,
     text::truncate,
 };

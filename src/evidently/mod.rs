@@ -24,19 +24,25 @@ pub use launch::{Drift, ObservedLaunch, diff};
 pub use project::ObservedProject;
 pub use segment::ObservedSegment;
 
-use crate::{metrics::Metrics, rules::CreateLaunchInput};
+use crate::rules::CreateLaunchInput;
+
+/// Where the Evidently layer reports each call it makes: the operation and its outcome
+/// (`Success` or an [`EvidentlyError`] category). The controller's metrics implement it.
+pub trait Recorder: Send + Sync {
+    fn call(&self, operation: &'static str, outcome: &'static str);
+}
 
 /// An Evidently client for the controller.
 #[derive(Clone)]
 pub struct Evidently {
     client: Client,
-    metrics: Arc<Metrics>,
+    recorder: Arc<dyn Recorder>,
 }
 
 impl Evidently {
     /// Builds the client from the standard AWS environment (region, credential chain including
     /// web identity, `AWS_ENDPOINT_URL_EVIDENTLY`); `endpoint` overrides the endpoint.
-    pub async fn from_env(endpoint: Option<&str>, metrics: Arc<Metrics>) -> Self {
+    pub async fn from_env(endpoint: Option<&str>, recorder: Arc<dyn Recorder>) -> Self {
         let shared = aws_config::defaults(BehaviorVersion::latest()).load().await;
         let mut config = aws_sdk_evidently::config::Builder::from(&shared).timeout_config(
             TimeoutConfig::builder()
@@ -50,13 +56,13 @@ impl Evidently {
         }
         Evidently {
             client: Client::from_conf(config.build()),
-            metrics,
+            recorder,
         }
     }
 
     /// Wraps an existing client (tests).
-    pub fn from_client(client: Client, metrics: Arc<Metrics>) -> Self {
-        Evidently { client, metrics }
+    pub fn from_client(client: Client, recorder: Arc<dyn Recorder>) -> Self {
+        Evidently { client, recorder }
     }
 
     fn record<T>(&self, operation: &'static str, result: &Result<T, EvidentlyError>) {
@@ -64,7 +70,7 @@ impl Evidently {
             Ok(_) => "Success",
             Err(e) => e.category(),
         };
-        self.metrics.evidently_call(operation, outcome);
+        self.recorder.call(operation, outcome);
     }
 
     /// Runs one call and counts it under `operation`.

@@ -14,7 +14,7 @@ use axum::{
     Router, extract::State, http::StatusCode, http::header, response::IntoResponse, routing::get,
 };
 
-use crate::metrics::Metrics;
+use super::metrics::Metrics;
 
 #[derive(Clone)]
 struct AdminState {

@@ -175,6 +175,12 @@ impl Metrics {
     }
 }
 
+impl crate::evidently::Recorder for Metrics {
+    fn call(&self, operation: &'static str, outcome: &'static str) {
+        self.evidently_call(operation, outcome);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
