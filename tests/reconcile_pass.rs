@@ -272,7 +272,11 @@ impl ApiState {
         }
         self.requests.push(seen.clone());
         if seen.method != "PATCH" {
-            return failure(405, "MethodNotAllowed", format!("{} {}", seen.method, seen.path));
+            return failure(
+                405,
+                "MethodNotAllowed",
+                format!("{} {}", seen.method, seen.path),
+            );
         }
         let (path, subresource) = match seen.path.strip_suffix("/status") {
             Some(p) => (p.to_string(), true),
@@ -344,13 +348,7 @@ impl Operator {
             instance: None,
         };
         let (events, writer) = Events::start(client.clone(), reporter, metrics.clone());
-        let ctx = Context::new(
-            client,
-            evidently,
-            metrics,
-            events,
-            Duration::from_secs(600),
-        );
+        let ctx = Context::new(client, evidently, metrics, events, Duration::from_secs(600));
         Operator {
             ctx: Arc::new(ctx),
             writer,
@@ -396,8 +394,7 @@ impl Operator {
             .await
             .expect("events flushed");
         server.abort();
-        let events = state.lock().unwrap().events.clone();
-        events
+        state.lock().unwrap().events.clone()
     }
 }
 
@@ -496,7 +493,9 @@ fn status_patch(r: &Seen) -> Value {
     assert!(r.path.ends_with("/status"), "{r:#?}");
     assert_eq!(r.content_type, "application/apply-patch+yaml", "{r:#?}");
     assert!(
-        r.query.split('&').any(|p| p == "fieldManager=launch-operator"),
+        r.query
+            .split('&')
+            .any(|p| p == "fieldManager=launch-operator"),
         "{r:#?}"
     );
     assert!(r.query.split('&').any(|p| p == "force=true"), "{r:#?}");
@@ -624,16 +623,16 @@ async fn a_launch_is_created_tagged_with_its_owner_and_its_arn_goes_to_the_statu
     assert_eq!(status["observedGeneration"], 1);
     let (ready, reason, message) = ready(&status);
     assert_eq!((ready.as_str(), reason.as_str()), ("True", "Reconciled"));
-    assert_eq!(message, "launch is CREATED in Evidently and matches the spec");
+    assert_eq!(
+        message,
+        "launch is CREATED in Evidently and matches the spec"
+    );
     // One event says it all: no separate Reconciled transition.
     let events = operator.finish().await;
     assert_eq!(reasons(&events), ["Created"], "{events:?}");
     assert_eq!(events[0].type_, "Normal");
     assert_eq!(events[0].regarding, "checkout-v2");
-    assert!(
-        events[0].note.contains(created.arn()),
-        "{events:?}"
-    );
+    assert!(events[0].note.contains(created.arn()), "{events:?}");
 }
 
 #[tokio::test]
@@ -689,22 +688,13 @@ async fn a_launch_created_before_its_status_was_written_is_found_again_not_dupli
         ev.calls_since(&before).await,
         calls(&[("CreateLaunch 409", 1), ("GetLaunch 200", 1)])
     );
-    let listed = ev
-        .sdk
-        .list_launches()
-        .project("shop")
-        .send()
-        .await
-        .unwrap();
+    let listed = ev.sdk.list_launches().project("shop").send().await.unwrap();
     assert_eq!(listed.launches().len(), 1);
     let status = only_status_patch(&operator.requests());
     assert_eq!(status["arn"], first["status"]["arn"]);
     assert_eq!(status["createdTime"], first["status"]["createdTime"]);
     assert_eq!(ready(&status).1, "Reconciled");
-    assert_eq!(
-        reasons(&operator.finish().await),
-        ["Adopted", "Reconciled"]
-    );
+    assert_eq!(reasons(&operator.finish().await), ["Adopted", "Reconciled"]);
 }
 
 #[tokio::test]
@@ -763,7 +753,10 @@ async fn a_launch_of_another_owner_is_left_alone_and_reported_as_already_existin
     let status = only_status_patch(&operator.requests());
     assert_eq!(status.get("arn"), None, "{status:#}");
     let (ready, reason, message) = ready(&status);
-    assert_eq!((ready.as_str(), reason.as_str()), ("False", "AlreadyExists"));
+    assert_eq!(
+        (ready.as_str(), reason.as_str()),
+        ("False", "AlreadyExists")
+    );
     assert!(
         message.contains("the Launch resource other-team/checkout"),
         "{message}"
@@ -787,7 +780,10 @@ async fn a_ready_object_that_matches_evidently_costs_one_read_and_no_write() {
 
     let action = operator.pass::<Launch>(&launch).await.unwrap();
 
-    assert_eq!(ev.calls_since(&before).await, calls(&[("GetLaunch 200", 1)]));
+    assert_eq!(
+        ev.calls_since(&before).await,
+        calls(&[("GetLaunch 200", 1)])
+    );
     let requests = operator.requests();
     assert!(requests.is_empty(), "{requests:#?}");
     assert_eq!(action, Action::requeue(Duration::from_secs(600)));
@@ -830,7 +826,11 @@ async fn weights_changed_in_evidently_are_put_back_in_one_update() {
     );
     assert_eq!(
         weights(&ev.launch("checkout-v2").await),
-        [("control".to_string(), 90_000), ("treatment".to_string(), 10_000)].into()
+        [
+            ("control".to_string(), 90_000),
+            ("treatment".to_string(), 10_000)
+        ]
+        .into()
     );
     // The status changes only if Evidently's lastUpdatedTime moved to another second; it stays
     // Ready either way.
@@ -841,17 +841,15 @@ async fn weights_changed_in_evidently_are_put_back_in_one_update() {
     }
     let events = operator.finish().await;
     assert_eq!(reasons(&events), ["Updated"], "{events:?}");
-    assert_eq!(
-        events[0].note,
-        "updated scheduledSplitsConfig in Evidently"
-    );
+    assert_eq!(events[0].note, "updated scheduledSplitsConfig in Evidently");
 }
 
 #[tokio::test]
 async fn removing_a_variation_a_running_launch_serves_is_refused_with_the_launch_named() {
     let ev = Emulated::start().await;
     ev.stage::<Project>(project_spec(), "shop", None).await;
-    let mut feature = converged::<Feature>(&ev, object::<Feature>("checkout", feature_spec())).await;
+    let mut feature =
+        converged::<Feature>(&ev, object::<Feature>("checkout", feature_spec())).await;
     ev.stage::<Launch>(launch_spec(), "checkout-v2", None).await;
     ev.sdk
         .start_launch()
@@ -885,7 +883,10 @@ async fn removing_a_variation_a_running_launch_serves_is_refused_with_the_launch
     let status = only_status_patch(&operator.requests());
     assert_eq!(status["observedGeneration"], 2);
     let (ready, reason, message) = ready(&status);
-    assert_eq!((ready.as_str(), reason.as_str()), ("False", "EvidentlyRejected"));
+    assert_eq!(
+        (ready.as_str(), reason.as_str()),
+        ("False", "EvidentlyRejected")
+    );
     assert!(message.contains("'checkout-v2'"), "{message}");
     assert!(message.contains("'v2'"), "{message}");
     let events = operator.finish().await;
@@ -919,7 +920,10 @@ async fn an_ended_launch_is_not_updated_and_says_it_ended() {
 
     operator.pass::<Launch>(&launch).await.unwrap();
 
-    assert_eq!(ev.calls_since(&before).await, calls(&[("GetLaunch 200", 1)]));
+    assert_eq!(
+        ev.calls_since(&before).await,
+        calls(&[("GetLaunch 200", 1)])
+    );
     assert_eq!(
         ev.launch("checkout-v2").await.description(),
         Some("Roll-out of the new checkout")
@@ -935,6 +939,40 @@ async fn an_ended_launch_is_not_updated_and_says_it_ended() {
     );
     let events = operator.finish().await;
     assert_eq!(reasons(&events), ["LaunchEnded"]);
+    assert_eq!(events[0].type_, "Warning");
+}
+
+#[tokio::test]
+async fn a_launch_deleted_out_of_band_is_reported_and_created_again() {
+    let ev = Emulated::start().await;
+    shop_with_checkout(&ev).await;
+    let launch = converged::<Launch>(&ev, object::<Launch>("checkout-v2", launch_spec())).await;
+    ev.sdk
+        .delete_launch()
+        .project("shop")
+        .launch("checkout-v2")
+        .send()
+        .await
+        .unwrap();
+    let operator = Operator::new(ev.evidently());
+    let before = ev.calls().await;
+
+    operator.pass::<Launch>(&launch).await.unwrap();
+
+    assert_eq!(
+        ev.calls_since(&before).await,
+        calls(&[("GetLaunch 404", 1), ("CreateLaunch 200", 1)])
+    );
+    let again = ev.launch("checkout-v2").await;
+    assert_eq!(tags_of(&again)[OWNER_TAG], owner("checkout-v2"));
+    // Ready throughout: the status changes only if the new launch was created in another second.
+    let requests = operator.requests();
+    assert!(requests.len() <= 1, "{requests:#?}");
+    for r in &requests {
+        assert_eq!(ready(&status_patch(r)), ready(&launch["status"]));
+    }
+    let events = operator.finish().await;
+    assert_eq!(reasons(&events), ["LaunchMissing", "Created"], "{events:?}");
     assert_eq!(events[0].type_, "Warning");
 }
 
@@ -969,9 +1007,8 @@ async fn retain_leaves_the_launch_in_evidently_and_releases_the_finalizer() {
 async fn deletion_deletes_the_owned_launch_then_releases_the_finalizer() {
     let ev = Emulated::start().await;
     shop_with_checkout(&ev).await;
-    let launch = deleting(
-        converged::<Launch>(&ev, object::<Launch>("checkout-v2", launch_spec())).await,
-    );
+    let launch =
+        deleting(converged::<Launch>(&ev, object::<Launch>("checkout-v2", launch_spec())).await);
     let operator = Operator::new(ev.evidently());
     let before = ev.calls().await;
 
@@ -996,6 +1033,34 @@ async fn deletion_deletes_the_owned_launch_then_releases_the_finalizer() {
 }
 
 #[tokio::test]
+async fn deleting_an_object_leaves_a_launch_of_another_owner_in_place() {
+    let ev = Emulated::start().await;
+    shop_with_checkout(&ev).await;
+    ev.stage::<Launch>(launch_spec(), "checkout-v2", Some("other-team/checkout"))
+        .await;
+    let launch = deleting(object::<Launch>("checkout-v2", launch_spec()));
+    let operator = Operator::new(ev.evidently());
+    let before = ev.calls().await;
+
+    let action = operator.pass::<Launch>(&launch).await.unwrap();
+
+    assert_eq!(action, Action::await_change());
+    assert_eq!(
+        ev.calls_since(&before).await,
+        calls(&[("GetLaunch 200", 1)])
+    );
+    assert_eq!(
+        tags_of(&ev.launch("checkout-v2").await)[OWNER_TAG],
+        "other-team/checkout"
+    );
+    only_finalizer_removal(&operator.requests());
+    let events = operator.finish().await;
+    assert_eq!(reasons(&events), ["NotDeleted"], "{events:?}");
+    assert_eq!(events[0].type_, "Normal");
+    assert!(events[0].note.contains("not owned"), "{events:?}");
+}
+
+#[tokio::test]
 async fn a_project_that_still_holds_a_feature_is_not_deleted_and_says_which() {
     let ev = Emulated::start().await;
     let project = converged::<Project>(&ev, object::<Project>("shop", project_spec())).await;
@@ -1010,14 +1075,18 @@ async fn a_project_that_still_holds_a_feature_is_not_deleted_and_says_which() {
     let made = ev.calls_since(&before).await;
     assert_eq!(made.get("DeleteProject 409"), Some(&1), "{made:?}");
     assert!(
-        made.keys().all(|k| !k.starts_with("Delete") || k == "DeleteProject 409"),
+        made.keys()
+            .all(|k| !k.starts_with("Delete") || k == "DeleteProject 409"),
         "{made:?}"
     );
     ev.sdk.get_project().project("shop").send().await.unwrap();
     // No finalizer patch: only the status, which names what holds the project.
     let status = only_status_patch(&operator.requests());
     let (ready, reason, message) = ready(&status);
-    assert_eq!((ready.as_str(), reason.as_str()), ("False", "DeletionBlocked"));
+    assert_eq!(
+        (ready.as_str(), reason.as_str()),
+        ("False", "DeletionBlocked")
+    );
     assert!(message.contains("features checkout"), "{message}");
 
     // The next pass (seeing that status) is refused the same way and says nothing new.
