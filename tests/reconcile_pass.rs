@@ -1138,3 +1138,31 @@ async fn an_unreachable_evidently_keeps_the_finalizer_and_warns_once() {
     assert_eq!(events[0].type_, "Warning");
     assert!(events[0].note.contains(FINALIZER), "{events:?}");
 }
+
+#[tokio::test]
+async fn a_deleted_object_whose_spec_cannot_be_read_warns_once_even_after_earlier_failures() {
+    let ev = Emulated::start().await;
+    let operator = Operator::new(ev.evidently());
+    // No project in Evidently: the pass ends DependencyNotFound and backs off.
+    let launch = object::<Launch>("checkout-v2", launch_spec());
+    operator.pass::<Launch>(&launch).await.unwrap();
+    let reason = ready(&only_status_patch(&operator.requests())).1;
+    assert_eq!(reason, "DependencyNotFound");
+    // Deleted after the CRD changed under it: the spec no longer decodes.
+    let mut launch = deleting(launch);
+    launch["spec"]["groups"] = json!("not a list");
+
+    for _ in 0..2 {
+        let error = operator.pass::<Launch>(&launch).await.unwrap_err();
+        assert!(matches!(error, Error::Decode(_)), "{error:?}");
+    }
+
+    assert_eq!(operator.requests().len(), 1, "the finalizer stays");
+    let events = operator.finish().await;
+    assert_eq!(
+        reasons(&events),
+        ["DependencyNotFound", "NotDeleted"],
+        "{events:?}"
+    );
+    assert!(events[1].note.contains(FINALIZER), "{events:?}");
+}
