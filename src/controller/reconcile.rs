@@ -104,14 +104,6 @@ impl Context {
             .unwrap_or(max)
     }
 
-    /// Whether the object's last pass failed (it is backing off).
-    fn failing(&self, uid: &str) -> bool {
-        self.failures
-            .lock()
-            .map(|map| map.contains_key(uid))
-            .unwrap_or(false)
-    }
-
     /// Records that the object's deletion from Evidently failed; true the first time since it
     /// last succeeded (or ever).
     fn deletion_failed(&self, uid: &str) -> bool {
@@ -205,24 +197,23 @@ pub async fn reconcile<K: Managed>(
                 return Ok(Action::await_change());
             }
             // Which resource to delete is not known; retried with backoff until the CRD and the
-            // controller agree, or until someone removes the finalizer. Said once, not on
-            // every retry.
+            // controller agree, or until someone removes the finalizer. Said once per streak of
+            // failed deletions, like a failing delete (whatever failed before the deletion).
             Err(e) => {
-                if ctx.failing(&cached.uid().unwrap_or_default()) {
-                    return Err(Error::Decode(e));
+                if ctx.deletion_failed(&cached.uid().unwrap_or_default()) {
+                    publish(
+                        &ctx,
+                        cached.as_ref(),
+                        EventType::Warning,
+                        "NotDeleted",
+                        &format!("Delete{}", K::KIND),
+                        format!(
+                            "{e}; the Evidently {} cannot be identified for deletion: fix the \
+                             resource or remove the finalizer {FINALIZER} to leave it in Evidently",
+                            K::NOUN
+                        ),
+                    );
                 }
-                publish(
-                    &ctx,
-                    cached.as_ref(),
-                    EventType::Warning,
-                    "NotDeleted",
-                    &format!("Delete{}", K::KIND),
-                    format!(
-                        "{e}; the Evidently {} cannot be identified for deletion: fix the \
-                         resource or remove the finalizer {FINALIZER} to leave it in Evidently",
-                        K::NOUN
-                    ),
-                );
                 return Err(Error::Decode(e));
             }
         };
