@@ -40,6 +40,7 @@ use launch_operator::{
     controller::{
         cache::Cached,
         events::{Events, Writer},
+        metrics::Metrics,
         reconcile::{Context, Error, reconcile},
     },
     crd::{
@@ -49,7 +50,6 @@ use launch_operator::{
     emulator::{self, Settings, router, store::MemoryStore},
     evidently::{Evidently, EvidentlyError},
     kinds::{Managed, with_owner},
-    metrics::Metrics,
 };
 use serde_json::{Value, json};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
