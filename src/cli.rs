@@ -1,7 +1,8 @@
 //! Command-line interface: one binary, one subcommand per role. Every flag can also be set
 //! through the environment variable named in its help, and has a documented default.
 //!
-//! Parsing only; what each subcommand does lives in its own module.
+//! Parsing only: clap lives here and nowhere else. Each subcommand's module takes a settings
+//! type of its own, converted from the parsed flags below.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -133,4 +134,31 @@ pub struct ValidateArgs {
     /// `-` reads standard input.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+}
+
+impl LogArgs {
+    pub fn settings(&self) -> crate::telemetry::Settings {
+        crate::telemetry::Settings {
+            format: match self.log_format {
+                LogFormat::Json => crate::telemetry::Format::Json,
+                LogFormat::Compact => crate::telemetry::Format::Compact,
+            },
+            filter: self.log_filter.clone(),
+        }
+    }
+}
+
+impl ControllerArgs {
+    pub fn settings(&self) -> crate::controller::Settings {
+        crate::controller::Settings {
+            namespaces: self.namespaces.clone(),
+            evidently_endpoint: self.evidently_endpoint.clone(),
+            resync_interval: self.resync_interval,
+            concurrency: self.concurrency,
+            admin_listen: self.admin_listen,
+            leader_election: self.leader_election,
+            leader_election_namespace: self.leader_election_namespace.clone(),
+            identity: self.identity.clone(),
+        }
+    }
 }

@@ -18,17 +18,14 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Validate(args) => manifests::run(&args.paths),
-        Command::Emulator(args) => serve(&args.log.clone(), emulator::run(args)),
-        Command::Controller(args) => serve(&args.log.clone(), controller::run(*args)),
+        Command::Emulator(args) => serve(&args.log.settings(), emulator::run(args)),
+        Command::Controller(args) => serve(&args.log.settings(), controller::run(args.settings())),
     }
 }
 
 /// Runs a long-lived subcommand on a multi-threaded runtime; errors go to the log and the exit
 /// code.
-fn serve(
-    log: &launch_operator::cli::LogArgs,
-    task: impl Future<Output = anyhow::Result<()>>,
-) -> ExitCode {
+fn serve(log: &telemetry::Settings, task: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
     if let Err(e) = telemetry::init(log) {
         eprintln!("launch-operator: {e:#}");
         return ExitCode::from(2);

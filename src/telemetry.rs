@@ -4,18 +4,33 @@
 
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
-use crate::cli::{LogArgs, LogFormat};
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One JSON object per line (for log collectors).
+    Json,
+    /// Human-readable single lines.
+    Compact,
+}
+
+/// How to log.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub format: Format,
+    /// `EnvFilter` directives, e.g. `info,launch_operator=debug`.
+    pub filter: String,
+}
 
 /// Installs the global subscriber. Call once, from `main`.
-pub fn init(args: &LogArgs) -> anyhow::Result<()> {
-    let filter = EnvFilter::try_new(&args.log_filter)
-        .map_err(|e| anyhow::anyhow!("invalid --log-filter {:?}: {e}", args.log_filter))?;
+pub fn init(settings: &Settings) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_new(&settings.filter)
+        .map_err(|e| anyhow::anyhow!("invalid --log-filter {:?}: {e}", settings.filter))?;
     let registry = tracing_subscriber::registry().with(filter);
-    match args.log_format {
-        LogFormat::Json => registry
+    match settings.format {
+        Format::Json => registry
             .with(fmt::layer().json().with_current_span(true))
             .try_init()?,
-        LogFormat::Compact => registry.with(fmt::layer().compact()).try_init()?,
+        Format::Compact => registry.with(fmt::layer().compact()).try_init()?,
     }
     Ok(())
 }

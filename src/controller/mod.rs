@@ -35,7 +35,6 @@ use tracing::{info, warn};
 pub use reconcile::{Context, error_policy, reconcile};
 
 use crate::{
-    cli::ControllerArgs,
     crd::{Feature, Launch, Project, Segment},
     evidently::Evidently,
     kinds::Managed,
@@ -152,9 +151,27 @@ fn hostname() -> String {
         .unwrap_or_else(|| format!("launch-operator-{}", uuid::Uuid::new_v4()))
 }
 
+/// What the controller runs with (the command line's `controller` flags; `crate::cli` parses
+/// them).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Namespaces to watch; all when empty.
+    pub namespaces: Vec<String>,
+    /// Evidently endpoint URL; `None`: the AWS SDK's own resolution.
+    pub evidently_endpoint: Option<String>,
+    pub resync_interval: std::time::Duration,
+    /// Passes run at the same time, per kind.
+    pub concurrency: u16,
+    pub admin_listen: std::net::SocketAddr,
+    pub leader_election: bool,
+    pub leader_election_namespace: Option<String>,
+    /// This replica's identity in the Lease (default: the host name).
+    pub identity: Option<String>,
+}
+
 /// Runs the controller until SIGTERM/SIGINT, or until the leader lease is lost (an error, so
 /// the process exits and no two replicas ever reconcile at once).
-pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
+pub async fn run(args: Settings) -> anyhow::Result<()> {
     let client = Client::try_default().await.context(
         "cannot configure the Kubernetes client (in-cluster service account or KUBECONFIG)",
     )?;
