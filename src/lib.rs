@@ -8,6 +8,7 @@
 //! * [`controller`] — the reconcile loop (`launch-operator controller`).
 //! * [`evidently`] — thin layer over `aws-sdk-evidently`: spec to request, response to status.
 //! * [`emulator`] — the Evidently emulator (`launch-operator emulator`): router, handlers, store.
+//! * [`pattern`] — Evidently's segment rule patterns: compile and match (emulator, tests).
 //! * [`cli`] — command-line arguments of every subcommand.
 //! * [`manifests`] — offline checking of manifest files (`launch-operator validate`).
 //! * [`telemetry`] — logging setup.
@@ -20,5 +21,6 @@ pub mod emulator;
 pub mod evidently;
 pub mod manifests;
 pub mod metrics;
+pub mod pattern;
 pub mod rules;
 pub mod telemetry;
