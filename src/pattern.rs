@@ -476,7 +476,7 @@ fn compile_matcher(item: &Json, path: &str) -> Result<Matcher, PatternError> {
 }
 
 fn compile_numeric(items: &[Json], path: &str) -> Result<Matcher, PatternError> {
-    if items.is_empty() || items.len() % 2 != 0 || items.len() > 4 {
+    if items.is_empty() || !items.len().is_multiple_of(2) || items.len() > 4 {
         return err(
             path,
             "needs one or two comparisons: [op, number] or [op, number, op, number]",

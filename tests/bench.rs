@@ -1359,7 +1359,7 @@ async fn emulator_bench(s: &Settings) -> Vec<(&'static str, usize, f64, Duration
     let start = "/projects/p0/launches/bench-eval/start";
     assert_eq!(call(&http, addr, "POST", start, String::new()).await, 200);
     let context = |i: usize| {
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             r#"{"beta":true,"country":"DE","plan":"pro"}"#
         } else {
             r#"{"beta":false,"country":"FR","plan":"free"}"#
