@@ -2144,6 +2144,18 @@ async fn a_project_arn_works_for_evaluations() {
         )
         .await;
     assert_eq!(a.ok()["reason"], "DEFAULT");
+    let foreign = "arn:aws:evidently:eu-west-1:123456789012:project/p";
+    let a = api
+        .post(
+            &format!("/projects/{}/evaluations/f", enc(foreign)),
+            json!({"entityId": "u"}),
+        )
+        .await;
+    assert_eq!(
+        a.error(404, "ResourceNotFoundException"),
+        &json!({"message": format!("Project does not exist with arn '{foreign}'"),
+            "resourceId": null, "resourceType": null})
+    );
 }
 
 #[tokio::test]

@@ -482,7 +482,11 @@ async fn project_view<S: Store>(
     arns: &Arc<Arns>,
     reference: &str,
 ) -> Result<Arc<ProjectView>, ApiError> {
-    let project = arns.project_name(reference)?;
+    // An ARN of another region or account names no project here: the data plane's 404.
+    let project = arns.project_name(reference).map_err(|e| match e {
+        ApiError::NotFound { .. } => ApiError::missing(Kind::Project, reference),
+        other => other,
+    })?;
     views
         .get(store, arns, &project)
         .await?
