@@ -28,6 +28,7 @@ quickstart:
 bench:
 	$(CARGO) test --release --locked --test bench bench -- --ignored --exact --nocapture --test-threads=1
 
-## Part 5 of the benchmarks alone (the emulator's CreateLaunch and GetLaunch); prints, writes nothing.
+## Part 5 of the benchmarks alone (the emulator: CreateLaunch, GetLaunch, EvaluateFeature,
+## BatchEvaluateFeature against the no-work floor); prints, writes nothing.
 bench-emulator:
 	$(CARGO) test --release --locked --test bench bench_emulator -- --ignored --exact --nocapture

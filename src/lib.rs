@@ -9,6 +9,7 @@
 //! * [`controller`] — the generic reconcile pass and its wiring (`launch-operator controller`).
 //! * [`evidently`] — thin layer over `aws-sdk-evidently`: spec to request, response to status.
 //! * [`emulator`] — the Evidently emulator (`launch-operator emulator`): router, handlers, store.
+//! * [`pattern`] — Evidently's segment rule patterns: compile and match (emulator, tests).
 //! * [`cli`] — command-line arguments of every subcommand.
 //! * [`manifests`] — offline checking of manifest files (`launch-operator validate`).
 //! * [`telemetry`] — logging setup; [`time`] and [`text`] — small shared helpers.
@@ -20,6 +21,7 @@ pub mod emulator;
 pub mod evidently;
 pub mod kinds;
 pub mod manifests;
+pub mod pattern;
 pub mod rules;
 pub mod telemetry;
 pub mod text;

@@ -10,8 +10,9 @@
 //!    calls, GetLaunch calls, controller CPU;
 //! 3. latency: apply → Ready of single launches, one after the other;
 //! 4. memory: peak RSS of a controller started against M launches (it converges them all);
-//! 5. the emulator: CreateLaunch and GetLaunch throughput and latency at concurrency 1, 8, 64,
-//!    each against the floor of the same run: `GET /healthz` (no work) at the same concurrency.
+//! 5. the emulator: CreateLaunch, GetLaunch, EvaluateFeature and BatchEvaluateFeature (20
+//!    evaluations per call) throughput and latency at concurrency 1, 8, 64, each against the
+//!    floor of the same run: `GET /healthz` (no work) at the same concurrency.
 //!
 //! `make bench` (= `cargo test --release --test bench bench -- --ignored --exact --nocapture
 //! --test-threads=1`) prints one table and writes it into BENCHMARKS.md between the
@@ -19,7 +20,8 @@
 //! `BENCH_N` (1000), `BENCH_SEQ` (200), `BENCH_IDLE_SECS` (300), `BENCH_MEMORY_N`
 //! ("1000,10000"), `BENCH_CLIENT_CONCURRENCY` (16), `BENCH_CONTROLLER_ARGS` (extra controller
 //! flags, space-separated, for tuning experiments), `BENCH_EMULATOR_CREATES` (4000 per level),
-//! `BENCH_EMULATOR_GETS` (20000 per level, for GetLaunch and the floor), `BENCH_EMULATOR_LEVELS` ("1,8,64").
+//! `BENCH_EMULATOR_GETS` (20000 per level, for GetLaunch, EvaluateFeature and the floor; a
+//! twentieth of it for BatchEvaluateFeature calls), `BENCH_EMULATOR_LEVELS` ("1,8,64").
 //! `make bench-emulator` runs part 5 alone and only prints it.
 //!
 //! It is not a timed test: nothing asserts speed. `bench_smoke_tiny_n` runs the same code with
@@ -432,25 +434,31 @@ impl Results {
             ));
         }
         for (op, concurrency, rate, p50, p99) in &self.emulator {
-            let goal = match (*op, *concurrency) {
-                ("GetLaunch", 64) => format!("≥ 20k/s: {}", verdict(*rate >= 20_000.0)),
-                ("CreateLaunch", _) => format!("p99 < 5 ms: {}", verdict(ms(*p99) < 5.0)),
-                _ => String::new(),
-            };
             // Against the no-work requests at the same concurrency, measured in the same run.
             let floor = self
                 .emulator
                 .iter()
                 .find(|f| f.0 == HTTP_FLOOR && f.1 == *concurrency)
-                .filter(|_| *op != HTTP_FLOOR)
-                .map(|f| {
-                    format!(
-                        " ({:.2}× the floor's rate, p99 {:.1}× the floor's)",
-                        rate / f.2,
-                        p99.as_secs_f64() / f.4.as_secs_f64()
-                    )
-                })
-                .unwrap_or_default();
+                .filter(|_| *op != HTTP_FLOOR);
+            let rate_ratio = floor.map(|f| rate / f.2);
+            let p99_ratio = floor.map(|f| p99.as_secs_f64() / f.4.as_secs_f64());
+            let goal = match (*op, *concurrency, rate_ratio, p99_ratio) {
+                ("GetLaunch", 64, _, _) => format!("≥ 20k/s: {}", verdict(*rate >= 20_000.0)),
+                ("CreateLaunch", _, _, Some(p)) => {
+                    format!("p99 ≤ 3× the floor's p99: {}", verdict(p <= 3.0))
+                }
+                (EVALUATE, 64, Some(r), Some(p)) => format!(
+                    "≥ 0.8× the floor's rate and p99 ≤ 2× the floor's p99: {}",
+                    verdict(r >= 0.8 && p <= 2.0)
+                ),
+                _ => String::new(),
+            };
+            let floor = match (rate_ratio, p99_ratio) {
+                (Some(r), Some(p)) => {
+                    format!(" ({r:.2}× the floor's rate, p99 {p:.1}× the floor's)")
+                }
+                _ => String::new(),
+            };
             rows.push(row(
                 "emulator",
                 format!("{op}, concurrency {concurrency}"),
@@ -1157,11 +1165,17 @@ async fn run(s: &Settings) -> Results {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 5. The emulator on its own: CreateLaunch and GetLaunch over keep-alive HTTP at several concurrencies.
+// 5. The emulator on its own: CreateLaunch, GetLaunch and the data plane over keep-alive HTTP at
+// several concurrencies.
 
 type Http = HttpClient<HttpConnector, Full<Bytes>>;
 /// The row name of the no-work requests the operations are read against.
 const HTTP_FLOOR: &str = "GET /healthz (no work, the floor)";
+/// The row names of the data plane.
+const EVALUATE: &str = "EvaluateFeature";
+const BATCH_EVALUATE: &str = "BatchEvaluateFeature (20 per call)";
+/// Evaluations per batch call.
+const BATCH: usize = 20;
 /// Launches per project the CreateLaunch runs fill up to (the emulator allows 500).
 const EMULATOR_PER_PROJECT: usize = 400;
 
@@ -1317,6 +1331,81 @@ async fn emulator_bench(s: &Settings) -> Vec<(&'static str, usize, f64, Duration
         .await;
         out.push(("GetLaunch", concurrency, rate, p50, p99));
     }
+    // The data plane: a RUNNING launch with a segment override on p0's feature, then
+    // evaluations with contexts that match the segment half of the time. No write happens
+    // during these runs, so they measure the compiled view, never the store.
+    let segment =
+        json!({"name": "bench-beta", "pattern": r#"{"beta":[true],"country":[{"prefix":"D"}]}"#});
+    assert_eq!(
+        call(&http, addr, "POST", "/segments", segment.to_string()).await,
+        200
+    );
+    let launch = json!({
+        "name": "bench-eval",
+        "groups": [
+            {"name": "control", "feature": "f", "variation": "v1"},
+            {"name": "treatment", "feature": "f", "variation": "v2"}
+        ],
+        "scheduledSplitsConfig": {"steps": [
+            {"startTime": 1700000000, "groupWeights": {"control": 50000, "treatment": 40000},
+             "segmentOverrides": [{"segment": "bench-beta", "evaluationOrder": 1, "weights": {"treatment": 100000}}]}
+        ]}
+    });
+    let path = "/projects/p0/launches";
+    assert_eq!(
+        call(&http, addr, "POST", path, launch.to_string()).await,
+        200
+    );
+    let start = "/projects/p0/launches/bench-eval/start";
+    assert_eq!(call(&http, addr, "POST", start, String::new()).await, 200);
+    let context = |i: usize| {
+        if i.is_multiple_of(2) {
+            r#"{"beta":true,"country":"DE","plan":"pro"}"#
+        } else {
+            r#"{"beta":false,"country":"FR","plan":"free"}"#
+        }
+    };
+    for &concurrency in levels {
+        warm_up(&http, addr, concurrency).await;
+        let h = http.clone();
+        let (rate, p50, p99) = load(concurrency, s.emulator_gets, move |i| {
+            let h = h.clone();
+            async move {
+                let body =
+                    json!({"entityId": format!("user-{i}"), "evaluationContext": context(i)});
+                call(
+                    &h,
+                    addr,
+                    "POST",
+                    "/projects/p0/evaluations/f",
+                    body.to_string(),
+                )
+                .await
+            }
+        })
+        .await;
+        out.push((EVALUATE, concurrency, rate, p50, p99));
+    }
+    for &concurrency in levels {
+        warm_up(&http, addr, concurrency).await;
+        let h = http.clone();
+        let calls = (s.emulator_gets / BATCH).max(1);
+        let (rate, p50, p99) = load(concurrency, calls, move |i| {
+            let h = h.clone();
+            async move {
+                let requests: Vec<_> = (0..BATCH)
+                    .map(|j| {
+                        let n = i * BATCH + j;
+                        json!({"feature": "f", "entityId": format!("user-{n}"), "evaluationContext": context(n)})
+                    })
+                    .collect();
+                let body = json!({ "requests": requests }).to_string();
+                call(&h, addr, "POST", "/projects/p0/evaluations", body).await
+            }
+        })
+        .await;
+        out.push((BATCH_EVALUATE, concurrency, rate, p50, p99));
+    }
     out
 }
 
@@ -1465,7 +1554,7 @@ async fn bench_smoke_tiny_n() {
     assert!(r.converge_hwm_kib > 0);
     assert_eq!(r.memory.len(), 1);
     assert!(r.memory.iter().all(|m| m.1 > 0));
-    assert_eq!(r.emulator.len(), 3 * s.emulator_levels.len());
+    assert_eq!(r.emulator.len(), 5 * s.emulator_levels.len());
     assert!(r.emulator.iter().all(|e| e.2 > 0.0));
     assert!(r.converge_no_policy > Duration::ZERO && r.baseline_policy > Duration::ZERO);
     assert_eq!(r.deleted, s.n + s.seq + s.n);

@@ -12,12 +12,17 @@ use std::{net::SocketAddr, path::Path, process::Stdio, time::Duration};
 
 use aws_sdk_evidently::{
     Client,
-    config::{BehaviorVersion, Credentials, Region, retry::RetryConfig},
+    config::{
+        BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
+        interceptors::BeforeTransmitInterceptorContextMut, retry::RetryConfig,
+    },
     types::{
-        LaunchGroupConfig, LaunchStatus, LaunchStopDesiredState, ScheduledSplitConfig,
-        ScheduledSplitsLaunchConfig, SegmentOverride, VariableValue, VariationConfig,
+        EvaluationRequest, Event, EventType, LaunchGroupConfig, LaunchStatus,
+        LaunchStopDesiredState, ScheduledSplitConfig, ScheduledSplitsLaunchConfig, SegmentOverride,
+        VariableValue, VariationConfig,
     },
 };
+use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_types::DateTime;
 use launch_operator::emulator::{Emulator, Settings, serve, store::MemoryStore};
 use tokio::{net::TcpListener, process::Child, sync::oneshot};
@@ -25,15 +30,51 @@ use tokio::{net::TcpListener, process::Child, sync::oneshot};
 const ACCOUNT: &str = "arn:aws:evidently:us-east-1:123456789012";
 
 fn client(addr: SocketAddr) -> Client {
-    let config = aws_sdk_evidently::Config::builder()
+    Client::from_conf(config(addr).build())
+}
+
+/// The client configuration every test uses (an application's, pointed at the emulator).
+fn config(addr: SocketAddr) -> aws_sdk_evidently::config::Builder {
+    aws_sdk_evidently::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         // A failed call must fail now: the crash test counts on it.
         .retry_config(RetryConfig::disabled())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
         .endpoint_url(format!("http://{addr}"))
-        .build();
-    Client::from_conf(config)
+}
+
+/// aws-sdk-evidently puts the model's `dataplane.` host prefix in front of the endpoint of
+/// EvaluateFeature, BatchEvaluateFeature and PutProjectEvents, even with a custom
+/// `endpoint_url`, and has no setting to turn that off. An application that reaches the
+/// emulator by a name without a `dataplane.` alias (or by IP) adds this interceptor, as the
+/// README shows; it changes only the host, before the request is signed.
+#[derive(Debug)]
+struct WithoutHostPrefix;
+
+impl Intercept for WithoutHostPrefix {
+    fn name(&self) -> &'static str {
+        "WithoutHostPrefix"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = context.request_mut();
+        if let Some((scheme, rest)) = request.uri().split_once("://dataplane.") {
+            let uri = format!("{scheme}://{rest}");
+            request.set_uri(uri)?;
+        }
+        Ok(())
+    }
+}
+
+/// A client for the data plane: [`client`]'s configuration plus [`WithoutHostPrefix`].
+fn dataplane_client(addr: SocketAddr) -> Client {
+    Client::from_conf(config(addr).interceptor(WithoutHostPrefix).build())
 }
 
 /// The emulator in this process, on the in-memory store; stops when dropped.
@@ -730,4 +771,267 @@ async fn every_acknowledged_launch_survives_sigkill() {
             launch.name()
         );
     }
+}
+
+/// The data plane through the SDK against the built binary: EvaluateFeature (default, entity
+/// override, launch, segment override), BatchEvaluateFeature, PutProjectEvents,
+/// TestSegmentPattern and ListSegmentReferences, all parsed into the SDK's typed outputs.
+#[tokio::test]
+async fn the_data_plane_works_through_the_sdk_against_the_built_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_child, addr) = binary(dir.path()).await;
+    let c = dataplane_client(addr);
+    fixture(&c).await;
+
+    let e = c
+        .evaluate_feature()
+        .project("shop")
+        .feature("checkout")
+        .entity_id("u1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(e.variation(), Some("v1"));
+    assert_eq!(e.value(), Some(&VariableValue::StringValue("old".into())));
+    assert_eq!(e.reason(), Some("DEFAULT"));
+    assert_eq!(e.details(), Some("{}"));
+
+    c.create_launch()
+        .project("shop")
+        .name("roll")
+        .groups(group("control", "v1"))
+        .groups(group("treatment", "v2"))
+        .scheduled_splits_config(
+            ScheduledSplitsLaunchConfig::builder()
+                .steps(
+                    ScheduledSplitConfig::builder()
+                        .start_time(DateTime::from_secs(1_700_000_000))
+                        .group_weights("control", 100_000)
+                        .segment_overrides(
+                            SegmentOverride::builder()
+                                .segment("beta")
+                                .evaluation_order(1)
+                                .weights("treatment", 100_000)
+                                .build()
+                                .unwrap(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    c.start_launch()
+        .project("shop")
+        .launch("roll")
+        .send()
+        .await
+        .unwrap();
+
+    let e = c
+        .evaluate_feature()
+        .project("shop")
+        .feature("checkout")
+        .entity_id("u1")
+        .evaluation_context(r#"{"beta":true}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(e.variation(), Some("v2"));
+    assert_eq!(e.reason(), Some("LAUNCH_RULE_MATCH"));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(e.details().unwrap()).unwrap(),
+        serde_json::json!({"launch": "roll", "group": "treatment"})
+    );
+
+    let batch = c
+        .batch_evaluate_feature()
+        .project("shop")
+        .requests(
+            EvaluationRequest::builder()
+                .feature("checkout")
+                .entity_id("u1")
+                .build()
+                .unwrap(),
+        )
+        .requests(
+            EvaluationRequest::builder()
+                .feature("checkout")
+                .entity_id("u2")
+                .evaluation_context(r#"{"beta":true}"#)
+                .build()
+                .unwrap(),
+        )
+        .requests(
+            EvaluationRequest::builder()
+                .feature("missing")
+                .entity_id("u3")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let results = batch.results();
+    assert_eq!(results.len(), 3);
+    assert_eq!(
+        (
+            results[0].entity_id(),
+            results[0].variation(),
+            results[0].reason()
+        ),
+        ("u1", Some("v1"), Some("LAUNCH_RULE_MATCH"))
+    );
+    assert_eq!(
+        results[0].project(),
+        Some(format!("{ACCOUNT}:project/shop").as_str())
+    );
+    assert_eq!(results[1].variation(), Some("v2"));
+    assert_eq!(results[2].variation(), None);
+    assert!(
+        results[2]
+            .reason()
+            .unwrap()
+            .starts_with("Feature does not exist")
+    );
+
+    let put = c
+        .put_project_events()
+        .project("shop")
+        .events(
+            Event::builder()
+                .timestamp(DateTime::from_secs(1_700_000_100))
+                .r#type(EventType::Custom)
+                .data(r#"{"price":3}"#)
+                .build()
+                .unwrap(),
+        )
+        .events(
+            Event::builder()
+                .timestamp(DateTime::from_secs(1_700_000_101))
+                .r#type(EventType::Custom)
+                .data("not json")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.failed_event_count(), Some(1));
+    assert_eq!(put.event_results().len(), 2);
+    assert_eq!(put.event_results()[0].error_code(), None);
+    assert_eq!(
+        put.event_results()[1].error_code(),
+        Some("ValidationException")
+    );
+
+    let t = c
+        .test_segment_pattern()
+        .pattern(r#"{"beta":[true]}"#)
+        .payload(r#"{"beta":true,"x":1}"#)
+        .send()
+        .await
+        .unwrap();
+    assert!(t.r#match());
+    let t = c
+        .test_segment_pattern()
+        .pattern(r#"{"beta":[true]}"#)
+        .payload(r#"{"beta":"true"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert!(!t.r#match());
+    let bad = c
+        .test_segment_pattern()
+        .pattern(r#"{"beta":[{"regex":"."}]}"#)
+        .payload("{}")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(bad.is_validation_exception(), "{bad:?}");
+
+    let refs = c
+        .list_segment_references()
+        .segment("beta")
+        .r#type(aws_sdk_evidently::types::SegmentReferenceResourceType::Launch)
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<&str> = refs.referenced_by().iter().map(|r| r.name()).collect();
+    assert_eq!(names, vec!["roll"]);
+
+    let missing = c
+        .evaluate_feature()
+        .project("shop")
+        .feature("missing")
+        .entity_id("u")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(missing.is_resource_not_found_exception(), "{missing:?}");
+}
+
+/// Without the interceptor, aws-sdk-evidently sends data-plane calls to `dataplane.<host>`:
+/// with an IP endpoint that is `dataplane.127.0.0.1`, which does not resolve, so the call
+/// never reaches the emulator (control-plane calls on the same client do).
+#[tokio::test]
+async fn a_plain_sdk_client_prefixes_the_host_of_data_plane_calls() {
+    /// Records the URI of every request as it goes on the wire (changes nothing).
+    #[derive(Debug, Clone, Default)]
+    struct Uris(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+    impl Intercept for Uris {
+        fn name(&self) -> &'static str {
+            "Uris"
+        }
+        fn read_before_transmit(
+            &self,
+            context: &aws_sdk_evidently::config::interceptors::BeforeTransmitInterceptorContextRef<
+                '_,
+            >,
+            _: &RuntimeComponents,
+            _: &mut ConfigBag,
+        ) -> Result<(), BoxError> {
+            let uri = context.request().uri().to_string();
+            self.0.lock().unwrap().push(uri);
+            Ok(())
+        }
+    }
+    let server = in_process().await;
+    let uris = Uris::default();
+    let c = Client::from_conf(config(server.addr).interceptor(uris.clone()).build());
+    fixture(&c).await;
+    let err = c
+        .evaluate_feature()
+        .project("shop")
+        .feature("checkout")
+        .entity_id("u")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, aws_sdk_evidently::error::SdkError::DispatchFailure(_)),
+        "{err:?}"
+    );
+    assert!(format!("{err:?}").contains("dns error"), "{err:?}");
+    let sent = uris.0.lock().unwrap().clone();
+    assert_eq!(
+        sent.last().map(String::as_str),
+        Some(
+            format!(
+                "http://dataplane.{}/projects/shop/evaluations/checkout",
+                server.addr
+            )
+            .as_str()
+        )
+    );
+    // The control-plane calls of the fixture went to the endpoint as given.
+    assert!(
+        sent[0].starts_with(&format!("http://{}/", server.addr)),
+        "{sent:?}"
+    );
 }

@@ -85,6 +85,11 @@ pub enum ApiError {
     /// 404 `ResourceNotFoundException`.
     #[error("{kind:?} {id} does not exist")]
     NotFound { kind: Kind, id: String },
+    /// 404 `ResourceNotFoundException` as the data plane (EvaluateFeature,
+    /// BatchEvaluateFeature, PutProjectEvents) answered it: `"<Kind> does not exist with arn
+    /// '<arn>'"` and `resourceId`/`resourceType` null.
+    #[error("{kind:?} {arn} does not exist")]
+    Missing { kind: Kind, arn: String },
     /// 409 `ConflictException`.
     #[error("{message}")]
     Conflict {
@@ -142,6 +147,14 @@ impl ApiError {
         }
     }
 
+    /// The data plane's ResourceNotFoundException (see [`ApiError::Missing`]).
+    pub fn missing(kind: Kind, arn: impl Into<String>) -> ApiError {
+        ApiError::Missing {
+            kind,
+            arn: arn.into(),
+        }
+    }
+
     pub fn conflict(kind: Kind, id: impl Into<String>, message: impl Into<String>) -> ApiError {
         ApiError::Conflict {
             message: message.into(),
@@ -154,7 +167,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Validation { .. } | ApiError::BodyTooLarge { .. } => "ValidationException",
-            ApiError::NotFound { .. } => "ResourceNotFoundException",
+            ApiError::NotFound { .. } | ApiError::Missing { .. } => "ResourceNotFoundException",
             ApiError::Conflict { .. } => "ConflictException",
             ApiError::QuotaExceeded { .. } => "ServiceQuotaExceededException",
             ApiError::Internal(StoreError::Closed) => "ServiceUnavailableException",
@@ -166,7 +179,7 @@ impl ApiError {
         match self {
             ApiError::Validation { .. } => StatusCode::BAD_REQUEST,
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::NotFound { .. } | ApiError::Missing { .. } => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::QuotaExceeded { .. } => StatusCode::PAYMENT_REQUIRED,
             ApiError::Internal(StoreError::Closed) => StatusCode::SERVICE_UNAVAILABLE,
@@ -195,6 +208,11 @@ impl ApiError {
                 "message": format!("{} with arn '{id}' does not exist.", kind.title()),
                 "resourceId": id,
                 "resourceType": kind.as_str(),
+            }),
+            ApiError::Missing { kind, arn } => json!({
+                "message": format!("{} does not exist with arn '{arn}'", kind.title()),
+                "resourceId": null,
+                "resourceType": null,
             }),
             ApiError::Conflict { message, kind, id } => json!({
                 "message": message,

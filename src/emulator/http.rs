@@ -21,6 +21,7 @@ use tracing::Instrument;
 use super::{
     Emulator,
     error::{ApiError, ValidationReason},
+    eval,
     ops::{Reply, features, launches, projects, segments, tags, typed},
     store::Store,
     wire::{self, Matched},
@@ -143,10 +144,14 @@ async fn call<S: Store>(
     let store = &emulator.store;
     let arns = emulator.arns.clone();
 
+    // Every write, committed or not, makes the evaluation views stale (a failed fsync may
+    // still leave its write in the database).
     macro_rules! write {
         ($op:path) => {{
             let i = typed(shape, input)?;
-            store.write(move |tx| $op(tx, &arns, i)).await
+            let result = store.write(move |tx| $op(tx, &arns, i)).await;
+            emulator.views.invalidate();
+            result
         }};
     }
     macro_rules! read {
@@ -171,13 +176,17 @@ async fn call<S: Store>(
         "CreateLaunch" => {
             let i = validate_create_launch(matched.label("project"), input)
                 .map_err(ApiError::invalid)?;
-            store.write(move |tx| launches::create(tx, &arns, i)).await
+            let result = store.write(move |tx| launches::create(tx, &arns, i)).await;
+            emulator.views.invalidate();
+            result
         }
         "UpdateLaunch" => {
             let i =
                 validate_update_launch(matched.label("project"), matched.label("launch"), input)
                     .map_err(ApiError::invalid)?;
-            store.write(move |tx| launches::update(tx, &arns, i)).await
+            let result = store.write(move |tx| launches::update(tx, &arns, i)).await;
+            emulator.views.invalidate();
+            result
         }
         "GetLaunch" => read!(launches::get),
         "ListLaunches" => read!(launches::list),
@@ -188,6 +197,27 @@ async fn call<S: Store>(
         "GetSegment" => read!(segments::get),
         "ListSegments" => read!(segments::list),
         "DeleteSegment" => write!(segments::delete),
+        "TestSegmentPattern" => segments::test_pattern(typed(shape, input)?),
+        "ListSegmentReferences" => read!(segments::references),
+        "EvaluateFeature" => {
+            let i = typed(shape, input)?;
+            eval::evaluate_feature(store, &emulator.views, &emulator.arns, i).await
+        }
+        "BatchEvaluateFeature" => {
+            let i = typed(shape, input)?;
+            eval::batch_evaluate_feature(store, &emulator.views, &emulator.arns, i).await
+        }
+        "PutProjectEvents" => {
+            let i = typed(shape, input)?;
+            eval::events::put_project_events(
+                store,
+                &emulator.views,
+                &emulator.arns,
+                &emulator.metrics,
+                i,
+            )
+            .await
+        }
         "TagResource" => write!(tags::tag),
         "UntagResource" => write!(tags::untag),
         "ListTagsForResource" => read!(tags::list),

@@ -1,10 +1,13 @@
-//! The emulator's Prometheus metrics: requests by operation and HTTP status code, and request
-//! latency by operation.
+//! The emulator's Prometheus metrics: requests by operation and HTTP status code, request
+//! latency by operation, and the events PutProjectEvents received by project, type and result.
 //!
 //! Label values are bounded: `operation` is an operation name from the API model (or
-//! `UnknownOperation`), `code` an HTTP status code. Never a resource name or a path.
+//! `UnknownOperation`), `code` an HTTP status code, `event_type` one of the model's two event
+//! types, `result` `accepted` or `failed`. `project` is the one resource name used as a label:
+//! at most [`MAX_EVENT_PROJECTS`] distinct names (the project quota is 50); events of any
+//! further project are counted under `project="_other"`. Never a path or an entity.
 
-use std::time::Duration;
+use std::{collections::HashSet, sync::Mutex, time::Duration};
 
 use prometheus_client::{
     encoding::{EncodeLabelSet, prometheus_text},
@@ -27,6 +30,18 @@ struct OperationLabels {
     operation: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EventLabels {
+    project: String,
+    event_type: &'static str,
+    result: &'static str,
+}
+
+/// Distinct `project` label values of the events counter.
+pub const MAX_EVENT_PROJECTS: usize = 64;
+/// The `project` label of events beyond [`MAX_EVENT_PROJECTS`] projects.
+pub const OTHER_PROJECTS: &str = "_other";
+
 fn latency_histogram() -> Histogram {
     // 0.25 ms .. ~4 s.
     Histogram::new(exponential_buckets(0.00025, 2.0, 15))
@@ -36,6 +51,8 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     duration: Family<OperationLabels, Histogram, fn() -> Histogram>,
+    events: Family<EventLabels, Counter>,
+    event_projects: Mutex<HashSet<String>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -68,10 +85,18 @@ impl Metrics {
             "API request latency by operation, in seconds",
             duration.clone(),
         );
+        let events = Family::<EventLabels, Counter>::default();
+        registry.register(
+            "evidently_emulator_events",
+            "Events received by PutProjectEvents, by project, event type and result (counted, not kept)",
+            events.clone(),
+        );
         Metrics {
             registry,
             requests,
             duration,
+            events,
+            event_projects: Mutex::new(HashSet::new()),
         }
     }
 
@@ -85,11 +110,67 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
+    /// Counts one event of PutProjectEvents.
+    pub fn count_event(&self, project: &str, event_type: &'static str, accepted: bool) {
+        let project = {
+            let mut seen = self
+                .event_projects
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if seen.contains(project) {
+                project.to_string()
+            } else if seen.len() < MAX_EVENT_PROJECTS {
+                seen.insert(project.to_string());
+                project.to_string()
+            } else {
+                OTHER_PROJECTS.to_string()
+            }
+        };
+        self.events
+            .get_or_create(&EventLabels {
+                project,
+                event_type,
+                result: if accepted { "accepted" } else { "failed" },
+            })
+            .inc();
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_project_labels_are_bounded() {
+        let m = Metrics::new();
+        for i in 0..MAX_EVENT_PROJECTS + 10 {
+            m.count_event(&format!("p{i}"), "aws.evidently.custom", true);
+        }
+        m.count_event("p0", "aws.evidently.custom", false);
+        let text = m.render();
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("evidently_emulator_events_total{"))
+            .count();
+        // One series per admitted project, one for the rest, one for p0's failure.
+        assert_eq!(series, MAX_EVENT_PROJECTS + 2, "{text}");
+        assert!(
+            text.contains(
+                r#"project="_other",event_type="aws.evidently.custom",result="accepted"} 10"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"project="p0",event_type="aws.evidently.custom",result="failed"} 1"#),
+            "{text}"
+        );
     }
 }

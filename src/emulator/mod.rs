@@ -7,17 +7,18 @@
 //! * [`wire`] — which operation a request is, and its input as JSON (restJson1 rules);
 //! * [`error`] — the error enum and its AWS wire form;
 //! * [`ops`] — what each operation does, over a store transaction;
+//! * [`eval`] — the data plane: evaluations on in-memory compiled views of projects;
 //! * [`resources`] — the stored documents; [`arn`] — ARNs and name-or-ARN references;
 //! * [`store`] — the `Store` trait, SQLite (durable) and in-memory (tests) implementations.
 //!
-//! Not emulated: experiments, evaluation (EvaluateFeature, BatchEvaluateFeature,
-//! PutProjectEvents), TestSegmentPattern, ListSegmentReferences, UpdateProjectDataDelivery,
-//! request signatures, throttling. Behaviour where the service is undocumented is listed in
-//! `src/emulator/README.md`.
+//! Not emulated: experiments, UpdateProjectDataDelivery, request signatures, throttling; events
+//! (PutProjectEvents) are validated and counted, not kept. Behaviour where the service is
+//! undocumented is listed in `docs/emulator.md`.
 
 pub mod arn;
 pub mod auth;
 pub mod error;
+pub mod eval;
 pub mod http;
 pub mod metrics;
 pub mod ops;
@@ -65,6 +66,8 @@ pub struct Emulator<S> {
     store: S,
     arns: Arc<Arns>,
     metrics: Metrics,
+    /// Compiled projects for evaluations; invalidated by every committed write.
+    views: eval::Views,
     body_limit: usize,
     response_delays: Vec<(String, std::time::Duration)>,
 }
@@ -75,6 +78,7 @@ impl<S: store::Store> Emulator<S> {
             store,
             arns: Arc::new(Arns::new(&settings.region, &settings.account_id)),
             metrics: Metrics::new(),
+            views: eval::Views::default(),
             body_limit: settings.body_limit,
             response_delays: settings.response_delays.clone(),
         })

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import json
 import os
 import shutil
 import socket
@@ -22,6 +23,7 @@ import urllib.request
 from pathlib import Path
 
 import boto3
+import botocore.exceptions
 import pytest
 from botocore.config import Config
 
@@ -758,10 +760,157 @@ def test_every_response_has_a_fresh_request_id(client):
 
 
 def test_unserved_operation_is_validation_error_unknown_operation(client):
-    # EvaluateFeature is a data-plane call the emulator does not serve; with
-    # inject_host_prefix=False it reaches the emulator and gets a typed error.
+    # Experiments are not emulated: the call reaches the emulator and gets a typed error.
     project = project_with_feature(client)
     with pytest.raises(client.exceptions.ValidationException) as info:
-        client.evaluate_feature(project=project, feature="checkout", entityId="user-1")
+        client.get_experiment(project=project, experiment="exp")
     assert info.value.response["reason"] == "unknownOperation"
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+# --------------------------------------------------------------------------------------
+# The data plane (EvaluateFeature, BatchEvaluateFeature, PutProjectEvents) and patterns
+# --------------------------------------------------------------------------------------
+
+
+def running_launch_with_override(client, project: str) -> str:
+    segment = unique("beta")
+    client.create_segment(name=segment, pattern=json.dumps({"beta": [True]}))
+    launch = unique("roll")
+    client.create_launch(
+        project=project,
+        name=launch,
+        groups=launch_groups(),
+        scheduledSplitsConfig={
+            "steps": [
+                {
+                    "startTime": datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc),
+                    "groupWeights": {"control": 100000, "treatment": 0},
+                    "segmentOverrides": [
+                        {"segment": segment, "evaluationOrder": 1, "weights": {"treatment": 100000}}
+                    ],
+                }
+            ]
+        },
+    )
+    client.start_launch(project=project, launch=launch)
+    return launch
+
+
+def test_evaluate_feature_default_override_and_launch(client):
+    project = project_with_feature(client)
+    first = client.evaluate_feature(project=project, feature="checkout", entityId="user-1")
+    assert (first["variation"], first["reason"], first["details"]) == ("old", "DEFAULT", "{}")
+    assert first["value"] == {"stringValue": "old-flow"}
+    client.update_feature(project=project, feature="checkout", entityOverrides={"vip": "new"})
+    vip = client.evaluate_feature(project=project, feature="checkout", entityId="vip")
+    assert (vip["variation"], vip["reason"]) == ("new", "ENTITY_OVERRIDES_MATCH")
+    launch = running_launch_with_override(client, project)
+    beta = client.evaluate_feature(
+        project=project,
+        feature="checkout",
+        entityId="user-1",
+        evaluationContext=json.dumps({"beta": True, "country": "DE"}),
+    )
+    assert (beta["variation"], beta["reason"]) == ("new", "LAUNCH_RULE_MATCH")
+    assert json.loads(beta["details"]) == {"launch": launch, "group": "treatment"}
+    plain = client.evaluate_feature(project=project, feature="checkout", entityId="user-1")
+    assert (plain["variation"], plain["reason"]) == ("old", "LAUNCH_RULE_MATCH")
+
+
+def test_batch_evaluate_feature_answers_in_order(client):
+    project = project_with_feature(client)
+    running_launch_with_override(client, project)
+    out = client.batch_evaluate_feature(
+        project=project,
+        requests=[
+            {"feature": "checkout", "entityId": "a"},
+            {"feature": "checkout", "entityId": "b", "evaluationContext": '{"beta": true}'},
+            {"feature": "nope", "entityId": "c"},
+        ],
+    )
+    results = out["results"]
+    assert [r["entityId"] for r in results] == ["a", "b", "c"]
+    assert [r.get("variation") for r in results] == ["old", "new", None]
+    assert results[0]["project"] == f"{ARN_PREFIX}:project/{project}"
+    assert results[2]["reason"].startswith("Feature does not exist with arn")
+    with pytest.raises(client.exceptions.ValidationException):
+        client.batch_evaluate_feature(
+            project=project,
+            requests=[{"feature": "checkout", "entityId": f"u{i}"} for i in range(21)],
+        )
+
+
+def test_evaluate_feature_of_a_missing_project_is_not_found(client):
+    with pytest.raises(client.exceptions.ResourceNotFoundException) as info:
+        client.evaluate_feature(project=unique("ghost"), feature="f", entityId="u")
+    assert info.value.response["Error"]["Message"].startswith("Project does not exist with arn")
+
+
+def test_put_project_events_answers_each_event(client):
+    project = project_with_feature(client)
+    out = client.put_project_events(
+        project=project,
+        events=[
+            {"timestamp": T0, "type": "aws.evidently.custom", "data": json.dumps({"price": 3})},
+            {"timestamp": T0, "type": "aws.evidently.evaluation", "data": "not json"},
+        ],
+    )
+    assert out["failedEventCount"] == 1
+    assert len(out["eventResults"]) == 2
+    assert "errorCode" not in out["eventResults"][0]
+    assert out["eventResults"][1]["errorCode"] == "ValidationException"
+    assert all(len(r["eventId"]) == 36 for r in out["eventResults"])
+
+
+def test_test_segment_pattern_and_list_segment_references(client):
+    pattern = json.dumps({"Price": [{"numeric": [">", 10, "<=", 20]}], "Name": [{"prefix": "Bo"}]})
+    hit = client.test_segment_pattern(pattern=pattern, payload=json.dumps({"Price": 15, "Name": "Bob"}))
+    miss = client.test_segment_pattern(pattern=pattern, payload=json.dumps({"Price": 15, "Name": "bob"}))
+    assert (hit["match"], miss["match"]) == (True, False)
+    with pytest.raises(client.exceptions.ValidationException) as info:
+        client.test_segment_pattern(pattern='{"a": [{"regex": "x"}]}', payload="{}")
+    assert "unknown operator 'regex'" in info.value.response["Error"]["Message"]
+    project = project_with_feature(client)
+    launch = running_launch_with_override(client, project)
+    segment = client.get_launch(project=project, launch=launch)["launch"]["scheduledSplitsDefinition"][
+        "steps"
+    ][0]["segmentOverrides"][0]["segment"]
+    refs = client.list_segment_references(segment=segment, type="LAUNCH")["referencedBy"]
+    assert [(r["name"], r["type"], r["status"]) for r in refs] == [(launch, "LAUNCH", "RUNNING")]
+
+
+def test_host_prefix_injection_can_be_disabled_by_environment(emulator, monkeypatch):
+    # botocore 1.42.50 also reads AWS_DISABLE_HOST_PREFIX_INJECTION (or the config file's
+    # disable_host_prefix_injection) when Config(inject_host_prefix=...) is not given.
+    monkeypatch.setenv("AWS_DISABLE_HOST_PREFIX_INJECTION", "true")
+    c = boto3.session.Session().client(
+        "evidently",
+        region_name=REGION,
+        endpoint_url=emulator.url,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 1}),
+    )
+    project = project_with_feature(c)
+    assert c.evaluate_feature(project=project, feature="checkout", entityId="u")["reason"] == "DEFAULT"
+
+
+def test_a_default_client_sends_data_plane_calls_to_the_dataplane_host(emulator, client):
+    project = project_with_feature(client)
+    c = boto3.session.Session().client(
+        "evidently",
+        region_name=REGION,
+        endpoint_url=emulator.url,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 1}),
+    )
+    urls = []
+    c.meta.events.register("before-send", lambda request, **_: urls.append(request.url))
+    with pytest.raises(botocore.exceptions.EndpointConnectionError):
+        c.evaluate_feature(project=project, feature="checkout", entityId="u")
+    assert urls[-1] == f"http://dataplane.127.0.0.1:{emulator.port}/projects/{project}/evaluations/checkout"
+    # Control-plane calls of the same client use the endpoint as given.
+    c.get_project(project=project)
+    assert urls[-1] == f"{emulator.url}/projects/{project}"

@@ -8,7 +8,8 @@
 //! themselves when a step's `startTime` passes.
 //!
 //! Request validation is `crate::rules::launch`; this module adds what needs the store: the
-//! project, the groups' features and variations, and the overrides' segments must exist.
+//! project, the groups' features and the overrides' segments must exist (a group's variation
+//! need not: AWS accepted undeclared ones).
 
 use serde::Deserialize;
 use serde_json::json;
@@ -25,7 +26,7 @@ use crate::{
     },
     rules::{
         CreateLaunchInput, LaunchGroupConfig, ScheduledSplitsLaunchConfig, UpdateLaunchInput,
-        Violation, launch::check_launch,
+        launch::check_launch,
     },
 };
 
@@ -54,20 +55,12 @@ pub struct StopLaunchInput {
     pub reason: Option<String>,
 }
 
-/// What a launch needs of a stored feature: its variations' names (the rest is skipped, not
-/// decoded).
-#[derive(Deserialize)]
-struct FeatureVariations {
-    variations: Vec<VariationName>,
-}
-
-#[derive(Deserialize)]
-struct VariationName {
-    name: String,
-}
-
-/// Checks that every group's feature and variation and every override's segment exist; returns
-/// the references to store and the splits with segments as ARNs.
+/// Checks that every group's feature and every override's segment exist; returns the
+/// references to store and the splits with segments as ARNs.
+///
+/// A group's variation need not be declared by its feature: AWS accepted such launches (the
+/// Terraform provider's scheduled-splits acceptance tests created them against real AWS), and
+/// evaluation serves such a group the feature's default variation (docs/emulator.md).
 fn resolve_references(
     r: &dyn Reader,
     arns: &Arns,
@@ -76,35 +69,19 @@ fn resolve_references(
     splits: Option<&ScheduledSplitsLaunchConfig>,
 ) -> Result<(Vec<Key>, Option<ScheduledSplitsLaunchConfig>), ApiError> {
     let mut refs = Vec::new();
-    let mut violations = Vec::new();
-    // Groups often share a feature: each is read once.
-    let mut features: Vec<(&str, FeatureVariations)> = Vec::new();
-    for (i, g) in groups.iter().enumerate() {
+    for g in groups {
         let key = Key::new(Kind::Feature, project, &g.feature);
-        let at = match features.iter().position(|(name, _)| *name == g.feature) {
-            Some(at) => at,
-            None => {
-                let feature: FeatureVariations = load(r, &key)?.ok_or_else(|| {
-                    ApiError::not_found(Kind::Feature, arns.feature(project, &g.feature))
-                })?;
-                features.push((&g.feature, feature));
-                features.len() - 1
-            }
-        };
-        let feature = &features[at].1;
-        if !feature.variations.iter().any(|v| v.name == g.variation) {
-            violations.push(Violation::with_value(
-                &format!("groups[{i}].variation"),
-                format!("must be a variation of feature '{}'", g.feature),
-                Some(g.variation.clone()),
+        // Groups often share a feature: each is read once.
+        if refs.contains(&key) {
+            continue;
+        }
+        if r.get(&key)?.is_none() {
+            return Err(ApiError::not_found(
+                Kind::Feature,
+                arns.feature(project, &g.feature),
             ));
         }
-        if !refs.contains(&key) {
-            refs.push(key);
-        }
-    }
-    if !violations.is_empty() {
-        return Err(ApiError::invalid(violations));
+        refs.push(key);
     }
     let mut splits = splits.cloned();
     for step in splits.iter_mut().flat_map(|s| s.steps.iter_mut()) {
