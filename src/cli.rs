@@ -78,8 +78,30 @@ pub struct EmulatorArgs {
     /// acknowledgement. Repeat or comma-separate for several operations.
     #[arg(long, env = "EMULATOR_FAULT_DELAY", value_delimiter = ',', value_parser = parse_delay, value_name = "OPERATION=DURATION")]
     pub fault_delay: Vec<(String, Duration)>,
+    /// `off`: requests are not checked (local tests); `sigv4`: every API request must be
+    /// signed (AWS Signature Version 4) with a key of --auth-keys whose policy allows it.
+    #[arg(long, env = "EMULATOR_AUTH", value_enum, default_value = "off")]
+    pub auth: AuthMode,
+    /// YAML file of access keys (name, accessKeyId, secretAccessKey, allow, resources), e.g. a
+    /// mounted Secret; read again when it changes.
+    #[arg(long, env = "EMULATOR_AUTH_KEYS")]
+    pub auth_keys: Option<PathBuf>,
+    /// How often the key file is checked for changes.
+    #[arg(long, env = "EMULATOR_AUTH_RELOAD_INTERVAL", value_parser = humantime::parse_duration, default_value = "10s")]
+    pub auth_reload_interval: Duration,
+    /// Serve /metrics on this address instead of the API port (so that a NetworkPolicy can
+    /// give the metrics another audience).
+    #[arg(long, env = "EMULATOR_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     #[command(flatten)]
     pub log: LogArgs,
+}
+
+/// Whether the emulator checks request signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthMode {
+    Off,
+    Sigv4,
 }
 
 /// Parses `Operation=duration` (e.g. `CreateLaunch=5s`) for `--fault-delay`.

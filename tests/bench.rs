@@ -62,7 +62,7 @@ use launch_operator::crd::{FINALIZER, Launch};
 use serde_json::{Value, json};
 use support::{
     ControlPlane, Process, emulator_calls, emulator_mutating_calls, evidently_client, http_get,
-    metric, namespace, repo_root, start_controller_with, start_emulator,
+    metric, namespace, repo_root, start_controller_with, start_emulator, start_emulator_unsigned,
 };
 
 /// Launches per Evidently project (the emulator allows 500).
@@ -1259,7 +1259,7 @@ async fn warm_up(http: &Http, addr: SocketAddr, concurrency: usize) {
 }
 
 async fn emulator_bench(s: &Settings) -> Vec<(&'static str, usize, f64, Duration, Duration)> {
-    let emulator = start_emulator(&[]).await;
+    let emulator = start_emulator_unsigned(&[]).await;
     let addr: SocketAddr = emulator
         .url()
         .trim_start_matches("http://")

@@ -109,6 +109,7 @@ fn the_emulator_overlay_installs_the_operator_pointed_at_the_in_cluster_emulator
             "MutatingAdmissionPolicy/launch-operator-finalizer",
             "MutatingAdmissionPolicyBinding/launch-operator-finalizer",
             "Namespace/launch-operator",
+            "NetworkPolicy/evidently-emulator",
             "Role/launch-operator-leader-election",
             "RoleBinding/launch-operator-leader-election",
             "Service/evidently-emulator",
@@ -124,8 +125,41 @@ fn the_emulator_overlay_installs_the_operator_pointed_at_the_in_cluster_emulator
         "http://evidently-emulator.launch-operator.svc:8080".into()
     )));
     assert_restricted(controller);
+    // The controller signs with its own key, from a Secret; the emulator checks signatures
+    // against the key file of another Secret.
+    let key_ref = |name: &str| {
+        controller["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .map(|e| e["valueFrom"]["secretKeyRef"]["name"].clone())
+    };
+    assert_eq!(
+        key_ref("AWS_ACCESS_KEY_ID"),
+        Some(json!("launch-operator-evidently-key"))
+    );
+    assert_eq!(
+        key_ref("AWS_SECRET_ACCESS_KEY"),
+        Some(json!("launch-operator-evidently-key"))
+    );
     let emulator = find(&objects, "StatefulSet", "evidently-emulator");
     assert_restricted(emulator);
+    let emulator_env = env_of(emulator);
+    assert!(emulator_env.contains(&("EMULATOR_AUTH".into(), "sigv4".into())));
+    assert_eq!(
+        emulator["spec"]["template"]["spec"]["volumes"][0]["secret"]["secretName"],
+        json!("evidently-emulator-keys")
+    );
+    let policy = find(&objects, "NetworkPolicy", "evidently-emulator");
+    assert_eq!(
+        policy["spec"]["ingress"][0]["ports"][0]["port"],
+        json!("http")
+    );
+    assert_eq!(
+        policy["spec"]["ingress"][1]["ports"][0]["port"],
+        json!("metrics")
+    );
     assert_eq!(
         emulator["spec"]["volumeClaimTemplates"][0]["metadata"]["name"],
         json!("data")

@@ -130,6 +130,7 @@ pub enum KeysError {
 }
 
 /// The keys in force, replaced as a whole when the file changes.
+#[derive(Debug)]
 pub struct Keys {
     path: PathBuf,
     current: RwLock<Arc<Loaded>>,
@@ -139,6 +140,15 @@ struct Loaded {
     by_id: HashMap<String, Arc<Principal>>,
     /// The file's content as last read, to notice a change.
     text: String,
+}
+
+impl std::fmt::Debug for Loaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the file's text: it holds the secrets.
+        f.debug_struct("Loaded")
+            .field("keys", &self.by_id.len())
+            .finish()
+    }
 }
 
 fn parse(path: &Path, text: &str) -> Result<HashMap<String, Arc<Principal>>, KeysError> {

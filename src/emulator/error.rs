@@ -107,6 +107,14 @@ pub enum ApiError {
     /// 413 with a `ValidationException` body: the request body is larger than `--body-limit`.
     #[error("request body larger than {limit} bytes")]
     BodyTooLarge { limit: usize },
+    /// 403: the request is not signed, or not by a key this emulator knows
+    /// (`MissingAuthenticationTokenException`, `IncompleteSignatureException`,
+    /// `UnrecognizedClientException`, `InvalidSignatureException`).
+    #[error("{0}")]
+    Unauthenticated(super::auth::AuthError),
+    /// 403 `AccessDeniedException`: the key may not make this call.
+    #[error("{message}")]
+    AccessDenied { message: String },
     /// 500 `InternalServerException`.
     #[error(transparent)]
     Internal(#[from] StoreError),
@@ -170,6 +178,8 @@ impl ApiError {
             ApiError::NotFound { .. } | ApiError::Missing { .. } => "ResourceNotFoundException",
             ApiError::Conflict { .. } => "ConflictException",
             ApiError::QuotaExceeded { .. } => "ServiceQuotaExceededException",
+            ApiError::Unauthenticated(e) => e.code,
+            ApiError::AccessDenied { .. } => "AccessDeniedException",
             ApiError::Internal(StoreError::Closed) => "ServiceUnavailableException",
             ApiError::Internal(_) => "InternalServerException",
         }
@@ -182,6 +192,7 @@ impl ApiError {
             ApiError::NotFound { .. } | ApiError::Missing { .. } => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::QuotaExceeded { .. } => StatusCode::PAYMENT_REQUIRED,
+            ApiError::Unauthenticated(_) | ApiError::AccessDenied { .. } => StatusCode::FORBIDDEN,
             ApiError::Internal(StoreError::Closed) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -233,6 +244,8 @@ impl ApiError {
                 "message": format!("Request body is larger than the limit of {limit} bytes."),
                 "reason": ValidationReason::Other.as_str(),
             }),
+            ApiError::Unauthenticated(e) => json!({"message": e.message}),
+            ApiError::AccessDenied { message } => json!({"message": message}),
             // Internal details go to the log, not to the client.
             ApiError::Internal(StoreError::Closed) => {
                 json!({"message": "The service is shutting down."})

@@ -5,7 +5,10 @@
 //! API model (`super::wire`), so axum only sees the three health paths, which no API path
 //! shares. Nothing here decides what an operation does.
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::Arc,
+    time::{Instant, SystemTime},
+};
 
 use axum::{
     Router,
@@ -19,7 +22,7 @@ use axum::{
 use tracing::Instrument;
 
 use super::{
-    Emulator,
+    Emulator, auth,
     error::{ApiError, ValidationReason},
     eval,
     ops::{Reply, features, launches, projects, segments, tags, typed},
@@ -30,12 +33,23 @@ use crate::rules::launch::{validate_create_launch, validate_update_launch};
 
 /// The emulator's router: the API plus `/healthz`, `/readyz` and `/metrics`.
 pub fn router<S: Store>(emulator: Arc<Emulator<S>>) -> Router {
+    metrics_router(emulator.clone()).merge(api_router(emulator))
+}
+
+/// The API plus `/healthz` and `/readyz`, without `/metrics` (served on `--metrics-listen`).
+pub fn api_router<S: Store>(emulator: Arc<Emulator<S>>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz::<S>))
-        .route("/metrics", get(metrics::<S>))
         .fallback(api::<S>)
         .layer(middleware::from_fn(request_id))
+        .with_state(emulator)
+}
+
+/// `/metrics` alone.
+pub fn metrics_router<S: Store>(emulator: Arc<Emulator<S>>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::<S>))
         .with_state(emulator)
 }
 
@@ -91,7 +105,10 @@ async fn api<S: Store>(State(emulator): State<Arc<Emulator<S>>>, request: Reques
         Ok(matched) => {
             let name = matched.op.name;
             let result = match read_body(body, emulator.body_limit).await {
-                Ok(bytes) => call(&emulator, matched, parts.uri.query(), &bytes).await,
+                Ok(bytes) => match check_access(&emulator, &parts, &matched, &bytes) {
+                    Ok(()) => call(&emulator, matched, parts.uri.query(), &bytes).await,
+                    Err(e) => Err(e),
+                },
                 Err(e) => Err(e),
             };
             (name, result)
@@ -121,6 +138,81 @@ async fn api<S: Store>(State(emulator): State<Arc<Emulator<S>>>, request: Reques
         .metrics
         .observe(operation, response.status().as_u16(), started.elapsed());
     response
+}
+
+/// With access keys configured: the request must be signed by a known key (SigV4) whose
+/// policy allows the operation on the resource it acts on.
+fn check_access<S: Store>(
+    emulator: &Emulator<S>,
+    parts: &axum::http::request::Parts,
+    matched: &Matched,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    let Some(keys) = &emulator.auth else {
+        return Ok(());
+    };
+    let operation = matched.op.name;
+    let request = auth::Request {
+        method: parts.method.as_str(),
+        path_and_query: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+        headers: &parts.headers,
+        body,
+    };
+    let principal = auth::authenticate(keys, &emulator.region, &request, SystemTime::now())
+        .map_err(|e| {
+            emulator
+                .metrics
+                .refused(operation, e.key.as_deref(), e.code);
+            ApiError::Unauthenticated(e)
+        })?;
+    let resource = resource_of(emulator, matched, body);
+    if principal.may(operation, resource.as_deref()) {
+        Ok(())
+    } else {
+        emulator
+            .metrics
+            .refused(operation, Some(&principal.name), "AccessDeniedException");
+        Err(ApiError::AccessDenied {
+            message: auth::denied_message(
+                &emulator.account_id,
+                &principal,
+                operation,
+                resource.as_deref(),
+            ),
+        })
+    }
+}
+
+/// The ARN a call acts on, for a key's `resources`: the project for everything inside one, the
+/// segment for segment calls, the given ARN for tag calls; `None` for calls that name none.
+fn resource_of<S: Store>(emulator: &Emulator<S>, matched: &Matched, body: &[u8]) -> Option<String> {
+    let arns = &emulator.arns;
+    let label = |name: &str| Some(matched.label(name)).filter(|v| !v.is_empty());
+    if let Some(project) = label("project") {
+        return Some(match arns.project_name(project) {
+            Ok(name) => arns.project(&name),
+            Err(_) => project.to_string(),
+        });
+    }
+    if let Some(segment) = label("segment") {
+        return Some(match arns.segment_name(segment) {
+            Ok(name) => arns.segment(&name),
+            Err(_) => segment.to_string(),
+        });
+    }
+    if let Some(arn) = label("resourceArn") {
+        return Some(arn.to_string());
+    }
+    let named = || {
+        serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v.get("name").and_then(|n| n.as_str()).map(str::to_string))
+    };
+    match matched.op.name {
+        "CreateProject" => named().map(|n| arns.project(&n)),
+        "CreateSegment" => named().map(|n| arns.segment(&n)),
+        _ => None,
+    }
 }
 
 async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {

@@ -26,6 +26,15 @@ struct RequestLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AuthLabels {
+    operation: &'static str,
+    /// The key's name from the key file, or `unknown` (never the access key id or the secret).
+    key: String,
+    /// The AWS error code the request was refused with.
+    code: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OperationLabels {
     operation: &'static str,
 }
@@ -52,6 +61,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     duration: Family<OperationLabels, Histogram, fn() -> Histogram>,
     events: Family<EventLabels, Counter>,
+    refused: Family<AuthLabels, Counter>,
     event_projects: Mutex<HashSet<String>>,
 }
 
@@ -91,11 +101,18 @@ impl Metrics {
             "Events received by PutProjectEvents, by project, event type and result (counted, not kept)",
             events.clone(),
         );
+        let refused = Family::<AuthLabels, Counter>::default();
+        registry.register(
+            "evidently_emulator_auth_refused",
+            "Requests refused by the signature check or a key's policy, by operation, key name and AWS error code",
+            refused.clone(),
+        );
         Metrics {
             registry,
             requests,
             duration,
             events,
+            refused,
             event_projects: Mutex::new(HashSet::new()),
         }
     }
@@ -108,6 +125,18 @@ impl Metrics {
         self.duration
             .get_or_create(&OperationLabels { operation })
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts a request refused by the signature check or the key's policy. `key` is a key
+    /// name from the key file (bounded by the file) or `unknown`.
+    pub fn refused(&self, operation: &'static str, key: Option<&str>, code: &'static str) {
+        self.refused
+            .get_or_create(&AuthLabels {
+                operation,
+                key: key.unwrap_or("unknown").to_string(),
+                code,
+            })
+            .inc();
     }
 
     /// Counts one event of PutProjectEvents.

@@ -47,6 +47,8 @@ pub struct Settings {
     pub body_limit: usize,
     /// Operations answered only after a delay (after their write committed); a testing aid.
     pub response_delays: Vec<(String, std::time::Duration)>,
+    /// The access keys requests must be signed with; `None`: requests are not checked.
+    pub auth: Option<Arc<auth::Keys>>,
 }
 
 impl Default for Settings {
@@ -56,6 +58,7 @@ impl Default for Settings {
             account_id: "123456789012".into(),
             body_limit: 1024 * 1024,
             response_delays: Vec::new(),
+            auth: None,
         }
     }
 }
@@ -70,6 +73,9 @@ pub struct Emulator<S> {
     views: eval::Views,
     body_limit: usize,
     response_delays: Vec<(String, std::time::Duration)>,
+    auth: Option<Arc<auth::Keys>>,
+    region: String,
+    account_id: String,
 }
 
 impl<S: store::Store> Emulator<S> {
@@ -81,12 +87,27 @@ impl<S: store::Store> Emulator<S> {
             views: eval::Views::default(),
             body_limit: settings.body_limit,
             response_delays: settings.response_delays.clone(),
+            auth: settings.auth.clone(),
+            region: settings.region.clone(),
+            account_id: settings.account_id.clone(),
         })
     }
 
     pub fn arns(&self) -> &Arns {
         &self.arns
     }
+}
+
+/// Serves `/metrics` alone on `listener` (`--metrics-listen`, so a NetworkPolicy can give the
+/// API and the metrics different audiences) until `shutdown` completes.
+pub async fn serve_metrics<S: store::Store>(
+    listener: TcpListener,
+    emulator: Arc<Emulator<S>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, http::metrics_router(emulator))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Serves the emulator on `listener` until `shutdown` completes; requests in flight then
@@ -107,11 +128,24 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
     let store = tokio::task::spawn_blocking(move || SqliteStore::open(&data_dir))
         .await
         .context("opening the store")??;
+    let auth = match (args.auth, &args.auth_keys) {
+        (crate::cli::AuthMode::Off, _) => None,
+        (crate::cli::AuthMode::Sigv4, None) => anyhow::bail!(
+            "--auth sigv4 needs --auth-keys (EMULATOR_AUTH_KEYS): the file of access keys"
+        ),
+        (crate::cli::AuthMode::Sigv4, Some(path)) => {
+            let keys = Arc::new(auth::Keys::load(path)?);
+            tracing::info!(path = %path.display(), keys = keys.len(), "requests must be signed (SigV4)");
+            keys.clone().watch(args.auth_reload_interval);
+            Some(keys)
+        }
+    };
     let settings = Settings {
         region: args.region,
         account_id: args.account_id,
         body_limit: args.body_limit,
         response_delays: args.fault_delay,
+        auth,
     };
     let emulator = Emulator::new(store, &settings);
     let listener = TcpListener::bind(args.listen)
@@ -124,9 +158,24 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         account_id = %settings.account_id,
         "Evidently emulator listening"
     );
-    serve(listener, emulator, shutdown_signal())
-        .await
-        .context("serving")?;
+    let shutdown = futures::FutureExt::shared(shutdown_signal());
+    match args.metrics_listen {
+        None => serve(listener, emulator, shutdown)
+            .await
+            .context("serving")?,
+        Some(addr) => {
+            let metrics_listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (--metrics-listen)"))?;
+            tracing::info!(listen = %addr, "metrics served on their own port");
+            let api = axum::serve(listener, http::api_router(emulator.clone()))
+                .with_graceful_shutdown(shutdown.clone());
+            let metrics = serve_metrics(metrics_listener, emulator, shutdown);
+            let (a, m) = tokio::join!(api.into_future(), metrics);
+            a.context("serving")?;
+            m.context("serving metrics")?;
+        }
+    }
     tracing::info!("Evidently emulator stopped");
     Ok(())
 }

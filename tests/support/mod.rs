@@ -83,7 +83,7 @@ pub struct Process {
     pub child: Option<Child>,
     pub log: PathBuf,
     pub port: u16,
-    args: Vec<String>,
+    pub args: Vec<String>,
     env: Vec<(String, String)>,
 }
 
@@ -180,9 +180,17 @@ pub async fn http_get(url: &str) -> Result<(u16, String), String> {
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
-/// The Evidently operations by which the controller changes something (it never creates or
-/// changes projects, features or segments).
+/// The Evidently operations that change something.
 pub const MUTATING_OPERATIONS: &[&str] = &[
+    "CreateProject",
+    "UpdateProject",
+    "UpdateProjectDataDelivery",
+    "DeleteProject",
+    "CreateFeature",
+    "UpdateFeature",
+    "DeleteFeature",
+    "CreateSegment",
+    "DeleteSegment",
     "CreateLaunch",
     "UpdateLaunch",
     "DeleteLaunch",
@@ -230,8 +238,34 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// Starts the emulator on a free port with a fresh data directory.
+/// The access key every test client and the controller sign with (`evidently_client`,
+/// `start_controller`): the emulators of the suites check signatures, as the overlays do.
+pub const TEST_KEYS: &str =
+    "keys:\n  - {name: tests, accessKeyId: test, secretAccessKey: test, allow: ['evidently:*']}\n";
+
+/// Starts the emulator on a free port with a fresh data directory, checking signatures against
+/// [`TEST_KEYS`].
 pub async fn start_emulator(extra: &[&str]) -> Process {
+    start_emulator_with_keys(TEST_KEYS, extra).await
+}
+
+/// Starts the emulator checking signatures against the key file `keys` (YAML).
+pub async fn start_emulator_with_keys(keys: &str, extra: &[&str]) -> Process {
+    let dir = scratch("emulator-keys");
+    let path = dir.join("keys.yaml");
+    std::fs::write(&path, keys).unwrap();
+    let mut args = vec![
+        "--auth=sigv4".to_string(),
+        format!("--auth-keys={}", path.display()),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    start_emulator_unsigned(&args).await
+}
+
+/// Starts the emulator on a free port with a fresh data directory; with no `--auth` in
+/// `extra` it takes unsigned requests.
+pub async fn start_emulator_unsigned(extra: &[&str]) -> Process {
     let dir = scratch("emulator");
     let port = free_port();
     let mut args = vec![
@@ -282,7 +316,35 @@ pub async fn start_controller_with(emulator_url: &str, args: &[&str], rust_log: 
     spawn_controller(port, &all, rust_log).await
 }
 
+/// Starts the controller like [`start_controller`], signing its Evidently calls with
+/// `(access key id, secret)`.
+pub async fn start_controller_with_credentials(
+    emulator_url: &str,
+    namespace: &str,
+    (id, secret): (&str, &str),
+) -> Process {
+    let port = free_port();
+    let args = vec![
+        "controller".to_string(),
+        format!("--namespaces={namespace}"),
+        format!("--evidently-endpoint={emulator_url}"),
+        format!("--admin-listen=127.0.0.1:{port}"),
+        "--resync-interval=2s".into(),
+        "--leader-election=false".into(),
+    ];
+    spawn_controller_as(port, &args, "info,launch_operator=debug", (id, secret)).await
+}
+
 async fn spawn_controller(port: u16, args: &[String], rust_log: &str) -> Process {
+    spawn_controller_as(port, args, rust_log, ("test", "test")).await
+}
+
+async fn spawn_controller_as(
+    port: u16,
+    args: &[String],
+    rust_log: &str,
+    (id, secret): (&str, &str),
+) -> Process {
     let cp = ControlPlane::shared();
     let dir = scratch("controller");
     let env = vec![
@@ -291,8 +353,8 @@ async fn spawn_controller(port: u16, args: &[String], rust_log: &str) -> Process
             cp.operator_kubeconfig.display().to_string(),
         ),
         ("AWS_REGION".into(), "us-east-1".into()),
-        ("AWS_ACCESS_KEY_ID".into(), "test".into()),
-        ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
+        ("AWS_ACCESS_KEY_ID".into(), id.into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), secret.into()),
         ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
         ("RUST_LOG".into(), rust_log.into()),
     ];
@@ -371,4 +433,93 @@ pub fn example_documents(file: &str, ns: &str) -> Vec<serde_json::Value> {
         })
         .filter(|v| v.is_object())
         .collect()
+}
+
+/// The API of the operator's kind named in `doc` (`Project`, `Feature`, `Segment`, `Launch`).
+pub fn kind_api(
+    client: &Client,
+    ns: &str,
+    doc: &serde_json::Value,
+) -> Api<kube::api::DynamicObject> {
+    use launch_operator::crd::{Feature, Launch, Project, Segment};
+    let resource = match doc["kind"].as_str().unwrap_or_default() {
+        "Project" => kube::core::ApiResource::erase::<Project>(&()),
+        "Feature" => kube::core::ApiResource::erase::<Feature>(&()),
+        "Segment" => kube::core::ApiResource::erase::<Segment>(&()),
+        "Launch" => kube::core::ApiResource::erase::<Launch>(&()),
+        other => panic!("not a kind of this operator: {other}"),
+    };
+    Api::namespaced_with(client.clone(), ns, &resource)
+}
+
+fn name_of(doc: &serde_json::Value) -> String {
+    doc["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Server-side apply of one manifest of the operator's kinds.
+pub async fn apply_document(client: &Client, ns: &str, doc: &serde_json::Value) {
+    kind_api(client, ns, doc)
+        .patch(
+            &name_of(doc),
+            &kube::api::PatchParams::apply("e2e"),
+            &kube::api::Patch::Apply(doc),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("apply {} {}: {e}", doc["kind"], name_of(doc)));
+}
+
+pub async fn delete_document(client: &Client, ns: &str, doc: &serde_json::Value) {
+    kind_api(client, ns, doc)
+        .delete(&name_of(doc), &kube::api::DeleteParams::default())
+        .await
+        .unwrap_or_else(|e| panic!("delete {} {}: {e}", doc["kind"], name_of(doc)));
+}
+
+/// Waits until every manifest's object reports Ready=True for its current generation.
+pub async fn wait_documents_ready(client: &Client, ns: &str, docs: &[serde_json::Value]) {
+    eventually("every resource Ready", Duration::from_secs(90), || async {
+        for doc in docs {
+            let o = kind_api(client, ns, doc)
+                .get(&name_of(doc))
+                .await
+                .map_err(|e| e.to_string())?;
+            let current = o.data["status"]["observedGeneration"].as_i64() == o.metadata.generation;
+            let ready = o.data["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True");
+            if !(current && ready) {
+                return Err(format!(
+                    "{} {}: {}",
+                    doc["kind"],
+                    name_of(doc),
+                    o.data["status"]
+                ));
+            }
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Waits until none of the manifests' objects exists any more.
+pub async fn wait_documents_gone(client: &Client, ns: &str, docs: &[serde_json::Value]) {
+    eventually("every resource gone", Duration::from_secs(90), || async {
+        for doc in docs {
+            if kind_api(client, ns, doc)
+                .get_opt(&name_of(doc))
+                .await
+                .map_err(|e| e.to_string())?
+                .is_some()
+            {
+                return Err(format!("{} {} still there", doc["kind"], name_of(doc)));
+            }
+        }
+        Ok(())
+    })
+    .await
 }
