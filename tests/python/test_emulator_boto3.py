@@ -68,6 +68,12 @@ class Emulator:
         self.log_path = self.tmp / "emulator.log"
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # Signatures are checked, as in the cluster: boto3 signs with the key test/test.
+        keys = self.tmp / "keys.yaml"
+        keys.write_text(
+            "keys:\n  - {name: tests, accessKeyId: test, secretAccessKey: test,"
+            " allow: ['evidently:*']}\n"
+        )
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [
@@ -81,6 +87,10 @@ class Emulator:
                 REGION,
                 "--account-id",
                 ACCOUNT,
+                "--auth",
+                "sigv4",
+                "--auth-keys",
+                str(keys),
             ],
             stdin=subprocess.DEVNULL,
             stdout=self._log,
@@ -130,13 +140,13 @@ class Emulator:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def make_client(url: str):
+def make_client(url: str, key_id: str = "test", secret: str = "test"):
     return boto3.client(
         "evidently",
         region_name=REGION,
         endpoint_url=url,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
         config=Config(inject_host_prefix=False, retries={"max_attempts": 1}),
     )
 
@@ -914,3 +924,13 @@ def test_a_default_client_sends_data_plane_calls_to_the_dataplane_host(emulator,
     # Control-plane calls of the same client use the endpoint as given.
     c.get_project(project=project)
     assert urls[-1] == f"{emulator.url}/projects/{project}"
+
+
+def test_a_wrong_secret_or_an_unknown_key_is_refused_with_the_aws_code(emulator):
+    with pytest.raises(botocore.exceptions.ClientError) as wrong:
+        make_client(emulator.url, secret="not-the-secret").list_projects()
+    assert wrong.value.response["Error"]["Code"] == "InvalidSignatureException"
+    assert wrong.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    with pytest.raises(botocore.exceptions.ClientError) as unknown:
+        make_client(emulator.url, key_id="AKIDNOBODY").list_projects()
+    assert unknown.value.response["Error"]["Code"] == "UnrecognizedClientException"
