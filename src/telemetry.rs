@@ -1,5 +1,6 @@
-//! Logging setup shared by the long-running subcommands: JSON or compact lines, filtered by
-//! `RUST_LOG`-style directives. Credentials never pass through here: nothing logs request
+//! What the long-running subcommands share: logging (JSON or compact lines, filtered by
+//! `RUST_LOG`-style directives), the Prometheus text format of their `/metrics`, and the
+//! shutdown signal. Credentials never pass through here: nothing logs request
 //! headers or the AWS configuration.
 
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
@@ -33,4 +34,43 @@ pub fn init(settings: &Settings) -> anyhow::Result<()> {
         Format::Compact => registry.with(fmt::layer().compact()).try_init()?,
     }
     Ok(())
+}
+
+/// Content type of every `/metrics` answer (the Prometheus text format, 0.0.4).
+pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The Prometheus text exposition of `registry`.
+pub fn encode_metrics(registry: &prometheus_client::registry::Registry) -> String {
+    let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, registry);
+    out
+}
+
+/// Completes on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received, shutting down"),
+        () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
 }

@@ -1,7 +1,7 @@
 //! Handler tests of the Evidently emulator: requests through the axum router with
 //! `tower::ServiceExt::oneshot`, on the in-memory store (and on SQLite where durability or
 //! concurrency is the point). Each test is one behaviour of the wire contract
-//! (shared/reference/evidently-api.md) or one decision documented in src/emulator/README.md.
+//! (shared/reference/evidently-api.md) or one decision documented in docs/emulator.md.
 
 use std::sync::Arc;
 

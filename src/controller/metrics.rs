@@ -168,10 +168,7 @@ impl Metrics {
 
     /// Prometheus text exposition.
     pub fn encode(&self) -> String {
-        let mut out = String::new();
-        // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
-        out
+        crate::telemetry::encode_metrics(&self.registry)
     }
 }
 

@@ -121,28 +121,6 @@ fn controllers_of<K: Managed>(
         .collect()
 }
 
-/// Resolves on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-}
-
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
@@ -178,7 +156,7 @@ pub async fn run(args: Settings) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
     let evidently = Evidently::from_env(args.evidently_endpoint.as_deref(), metrics.clone()).await;
     let identity = args.identity.clone().unwrap_or_else(hostname);
-    let shutdown = shutdown_signal().shared();
+    let shutdown = crate::telemetry::shutdown_signal().shared();
     let ready = Arc::new(AtomicBool::new(false));
 
     let admin = tokio::spawn(admin::serve(

@@ -1,4 +1,4 @@
-//! One idempotent reconcile pass, written once for every kind (ARCHITECTURE.md §3 and §8):
+//! One idempotent reconcile pass, written once for every kind (`../shared/design/ARCHITECTURE.md` §3 and §8):
 //! finalizer, validation, create or adopt, compare, update, tags, status, requeue — and the
 //! deletion path. What differs between kinds is behind [`Managed`]; this file sequences the IO.
 //!

@@ -319,7 +319,6 @@ mod tests {
         assert_eq!(r(EvidentlyError::Rejected("m".into())), "EvidentlyRejected");
         assert_eq!(
             r(EvidentlyError::NotFound {
-                resource_type: None,
                 message: "m".into()
             }),
             "DependencyNotFound"

@@ -321,17 +321,6 @@ fn cel_string(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
-/// Splits a model pattern into an RE2-compatible pattern and a forbidden prefix (RE2, which
-/// Kubernetes uses, has no look-ahead).
-fn re2_pattern(pattern: &str) -> (String, Option<&str>) {
-    if let Some(rest) = pattern.strip_prefix("^(?!")
-        && let Some(end) = rest.find(')')
-    {
-        return (format!("^{}", &rest[end + 1..]), Some(&rest[..end]));
-    }
-    (pattern.to_string(), None)
-}
-
 /// The CEL condition a map key must meet, or `None` when the key shape has no constraint.
 fn key_condition(key: &Shape) -> Option<(String, String)> {
     let c = key.constraints;
@@ -351,7 +340,7 @@ fn key_condition(key: &Shape) -> Option<(String, String)> {
         ));
     }
     if let Some(p) = c.pattern.filter(|p| *p != ".*") {
-        let (re, forbidden) = re2_pattern(p);
+        let (re, forbidden) = rules::walk::split_lookahead(p);
         conds.push(format!("k.matches({})", cel_string(&re)));
         words.push(format!("matching {re}"));
         if let Some(prefix) = forbidden {
@@ -370,7 +359,7 @@ fn apply_value(node: &mut Value, shape: &Shape, c: Constraints) {
         Kind::String => {
             set_bounds(node, c.length, "minLength", "maxLength", true);
             if let Some(p) = c.pattern.filter(|p| *p != ".*") {
-                let (re, forbidden) = re2_pattern(p);
+                let (re, forbidden) = rules::walk::split_lookahead(p);
                 node["pattern"] = json!(re);
                 if let Some(prefix) = forbidden {
                     add_rules(

@@ -38,7 +38,7 @@ impl ValidationReason {
     }
 }
 
-/// A resource-count quota (reference §4.2): what it limits and its code in error bodies.
+/// A resource-count quota (`../shared/reference/evidently-api.md` §4.2): what it limits and its code in error bodies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quota {
     pub limit: u64,

@@ -88,10 +88,7 @@ async fn readyz<S: Store>(State(emulator): State<Arc<Emulator<S>>>) -> Response 
 
 async fn metrics<S: Store>(State(emulator): State<Arc<Emulator<S>>>) -> Response {
     (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
+        [(header::CONTENT_TYPE, crate::telemetry::METRICS_CONTENT_TYPE)],
         emulator.metrics.render(),
     )
         .into_response()

@@ -10,7 +10,7 @@
 use std::{collections::HashSet, sync::Mutex, time::Duration};
 
 use prometheus_client::{
-    encoding::{EncodeLabelSet, prometheus_text},
+    encoding::EncodeLabelSet,
     metrics::{
         counter::Counter,
         family::Family,
@@ -166,10 +166,7 @@ impl Metrics {
 
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        // Writing into a String cannot fail.
-        let _ = prometheus_text::encode(&mut out, &self.registry);
-        out
+        crate::telemetry::encode_metrics(&self.registry)
     }
 }
 

@@ -158,7 +158,7 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         account_id = %settings.account_id,
         "Evidently emulator listening"
     );
-    let shutdown = futures::FutureExt::shared(shutdown_signal());
+    let shutdown = futures::FutureExt::shared(crate::telemetry::shutdown_signal());
     match args.metrics_listen {
         None => serve(listener, emulator, shutdown)
             .await
@@ -178,32 +178,4 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
     }
     tracing::info!("Evidently emulator stopped");
     Ok(())
-}
-
-/// Completes on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::warn!(error = %e, "cannot listen for SIGINT");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => tracing::info!("SIGINT received, shutting down"),
-        () = terminate => tracing::info!("SIGTERM received, shutting down"),
-    }
 }

@@ -1,5 +1,5 @@
 //! What went wrong in a call to Evidently, reduced to the categories the controller acts on
-//! (ARCHITECTURE §3's error table). Classification is by the error code the SDK extracted and
+//! (`../shared/design/ARCHITECTURE.md` §3's error table). Classification is by the error code the SDK extracted and
 //! the HTTP status, so it works for every operation and for codes the model does not list.
 
 use aws_sdk_evidently::error::{ProvideErrorMetadata, SdkError};
@@ -12,10 +12,7 @@ pub enum EvidentlyError {
     Rejected(String),
     /// A resource the request names (project, feature, segment, launch) does not exist.
     #[error("{message}")]
-    NotFound {
-        resource_type: Option<String>,
-        message: String,
-    },
+    NotFound { message: String },
     /// The resource already exists, or is in a state that forbids the request.
     #[error("conflict: {0}")]
     Conflict(String),
@@ -91,15 +88,14 @@ impl HttpStatus for aws_smithy_runtime_api::http::Response {
 pub fn classify(code: Option<&str>, status: Option<u16>, message: String) -> EvidentlyError {
     match code {
         Some("ValidationException") => EvidentlyError::Rejected(message),
-        Some("ResourceNotFoundException") => EvidentlyError::NotFound {
-            resource_type: None,
-            message,
-        },
+        Some("ResourceNotFoundException") => EvidentlyError::NotFound { message },
         Some("ConflictException") => EvidentlyError::Conflict(message),
         Some(
             "AccessDeniedException"
             | "UnrecognizedClientException"
             | "InvalidSignatureException"
+            | "IncompleteSignatureException"
+            | "MissingAuthenticationTokenException"
             | "ExpiredTokenException",
         ) => EvidentlyError::AccessDenied(message),
         Some("ServiceQuotaExceededException") => EvidentlyError::QuotaExceeded(message),
@@ -109,10 +105,7 @@ pub fn classify(code: Option<&str>, status: Option<u16>, message: String) -> Evi
         _ => match status {
             Some(401 | 403) => EvidentlyError::AccessDenied(message),
             Some(402) => EvidentlyError::QuotaExceeded(message),
-            Some(404) => EvidentlyError::NotFound {
-                resource_type: None,
-                message,
-            },
+            Some(404) => EvidentlyError::NotFound { message },
             Some(409) => EvidentlyError::Conflict(message),
             Some(s) if (400..500).contains(&s) && s != 408 && s != 429 => {
                 EvidentlyError::Rejected(message)

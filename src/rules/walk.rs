@@ -48,19 +48,24 @@ struct Pattern {
     regex: Regex,
 }
 
+/// Splits a model pattern into one without look-ahead and a forbidden prefix: `^(?!lit)rest`
+/// becomes (`^rest`, `lit`). Neither Rust's `regex` nor RE2 (which Kubernetes uses for CRD
+/// patterns) has look-ahead; the model uses it only that way.
+pub fn split_lookahead(source: &str) -> (String, Option<&str>) {
+    if let Some(rest) = source.strip_prefix("^(?!")
+        && let Some(end) = rest.find(')')
+    {
+        return (format!("^{}", &rest[end + 1..]), Some(&rest[..end]));
+    }
+    (source.to_string(), None)
+}
+
 impl Pattern {
     fn compile(source: &'static str) -> Result<Pattern, regex::Error> {
-        if let Some(rest) = source.strip_prefix("^(?!")
-            && let Some(end) = rest.find(')')
-        {
-            return Ok(Pattern {
-                forbidden_prefix: Some(&rest[..end]),
-                regex: Regex::new(&format!("^{}", &rest[end + 1..]))?,
-            });
-        }
+        let (regex, forbidden_prefix) = split_lookahead(source);
         Ok(Pattern {
-            forbidden_prefix: None,
-            regex: Regex::new(source)?,
+            forbidden_prefix,
+            regex: Regex::new(&regex)?,
         })
     }
 
