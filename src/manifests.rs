@@ -21,8 +21,11 @@ use crate::{
     rules::Violation,
 };
 
+/// Checks a spec (as JSON) of an object of the given name.
+type Validator = fn(&Value, &str) -> Result<(), Vec<Violation>>;
+
 /// The check of one kind's spec.
-fn validator(kind: &str) -> Option<fn(&Value, &str) -> Result<(), Vec<Violation>>> {
+fn validator(kind: &str) -> Option<Validator> {
     fn check<K: Managed>(spec: &Value, name: &str) -> Result<(), Vec<Violation>> {
         K::validate(spec, name).map(|_| ())
     }

@@ -971,6 +971,13 @@ async fn set_admission_policy(admin: &Client, layout: &Layout, on: bool) {
 
 async fn run(s: &Settings) -> Results {
     let cp = ControlPlane::shared();
+    // Part 1 measures the admission policy bound and unbound, so it needs a server that serves
+    // it: the harness's default version does (README, "Supported Kubernetes versions").
+    assert!(
+        cp.serves_admission_policy,
+        "the benchmarks need Kubernetes 1.36+ (MutatingAdmissionPolicy v1); this server is {}",
+        cp.version
+    );
     let admin = cp.admin().await;
     let tracker = Tracker::start(&admin).await;
     let mut r = Results {
