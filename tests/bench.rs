@@ -551,7 +551,10 @@ async fn apiserver_writes(admin: &Client) -> f64 {
 /// The controller's own count of launches it has reconciled to Ready=True.
 async fn controller_ready(controller: &Process) -> usize {
     match http_get(&format!("{}/metrics", controller.url())).await {
-        Ok((200, text)) => metric(&text, "launch_operator_launches{ready=\"True\"}") as usize,
+        Ok((200, text)) => metric(
+            &text,
+            "launch_operator_resources{kind=\"Launch\",ready=\"True\"}",
+        ) as usize,
         _ => 0,
     }
 }
@@ -979,6 +982,13 @@ async fn set_admission_policy(admin: &Client, layout: &Layout, on: bool) {
 
 async fn run(s: &Settings) -> Results {
     let cp = ControlPlane::shared();
+    // Part 1 measures the admission policy bound and unbound, so it needs a server that serves
+    // it: the harness's default version does (README, "Supported Kubernetes versions").
+    assert!(
+        cp.serves_admission_policy,
+        "the benchmarks need Kubernetes 1.36+ (MutatingAdmissionPolicy v1); this server is {}",
+        cp.version
+    );
     let admin = cp.admin().await;
     let tracker = Tracker::start(&admin).await;
     let mut r = Results {

@@ -1,6 +1,9 @@
 //! The install manifests: every overlay renders with `kubectl kustomize`, workloads carry the
-//! restrictive security context, the RBAC the end-to-end suite proves is the one installed,
-//! and the Argo CD health check maps the Ready condition as documented.
+//! restrictive security context, the RBAC the end-to-end suite proves is the one installed, the
+//! default overlays hold nothing an older supported API server lacks (the admission policy is
+//! an opt-in component), and the Argo CD health check maps the Ready condition as documented
+//! and installs the way Argo CD documents. Whether the overlays apply on each supported API
+//! server is `tests/e2e_smoke.rs`'s job.
 
 use std::process::Command;
 
@@ -9,14 +12,19 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 fn render(overlay: &str) -> Vec<Value> {
-    let dir = format!("{}/deploy/overlays/{overlay}", env!("CARGO_MANIFEST_DIR"));
+    render_dir(&format!("deploy/overlays/{overlay}"))
+}
+
+/// `kubectl kustomize` of a directory relative to the repository root.
+fn render_dir(relative: &str) -> Vec<Value> {
+    let dir = format!("{}/{relative}", env!("CARGO_MANIFEST_DIR"));
     let out = Command::new("kubectl")
         .args(["kustomize", &dir])
         .output()
         .expect("kubectl on PATH (kubectl kustomize)");
     assert!(
         out.status.success(),
-        "{overlay}: {}",
+        "{relative}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_yaml::Deserializer::from_str(&String::from_utf8(out.stdout).unwrap())
@@ -106,8 +114,6 @@ fn the_emulator_overlay_installs_the_operator_pointed_at_the_in_cluster_emulator
             "CustomResourceDefinition/projects.evidently.launch-operator.io",
             "CustomResourceDefinition/segments.evidently.launch-operator.io",
             "Deployment/launch-operator",
-            "MutatingAdmissionPolicy/launch-operator-finalizer",
-            "MutatingAdmissionPolicyBinding/launch-operator-finalizer",
             "Namespace/launch-operator",
             "NetworkPolicy/evidently-emulator",
             "Role/launch-operator-leader-election",
@@ -177,43 +183,72 @@ fn the_aws_overlay_has_no_emulator_and_an_iam_role_to_fill_in() {
     assert!(!env.iter().any(|(k, _)| k == "EVIDENTLY_ENDPOINT"));
 }
 
+/// Every supported Kubernetes version serves what the default overlays hold: nothing from
+/// admissionregistration.k8s.io (MutatingAdmissionPolicy v1 needs 1.36).
 #[test]
-fn both_overlays_add_the_controllers_finalizer_at_admission_on_create_only() {
+fn the_default_overlays_leave_the_admission_policy_out() {
     for overlay in ["emulator", "aws"] {
         let objects = render(overlay);
-        let policy = find(
-            &objects,
-            "MutatingAdmissionPolicy",
-            "launch-operator-finalizer",
-        );
-        let rule = &policy["spec"]["matchConstraints"]["resourceRules"][0];
-        assert_eq!(
-            rule["resources"],
-            json!(["projects", "features", "segments", "launches"]),
-            "{overlay}"
-        );
-        assert_eq!(rule["operations"], json!(["CREATE"]), "{overlay}");
-        assert_eq!(
-            policy["spec"]["failurePolicy"],
-            json!("Ignore"),
-            "{overlay}"
-        );
-        let expression = policy["spec"]["mutations"][0]["jsonPatch"]["expression"]
-            .as_str()
-            .unwrap();
-        let quoted = format!("\"{}\"", launch_operator::crd::FINALIZER);
-        assert!(expression.contains(&quoted), "{overlay}: {expression}");
-        let binding = find(
-            &objects,
-            "MutatingAdmissionPolicyBinding",
-            "launch-operator-finalizer",
-        );
-        assert_eq!(
-            binding["spec"]["policyName"],
-            json!("launch-operator-finalizer"),
-            "{overlay}"
-        );
+        let admission: Vec<String> = objects
+            .iter()
+            .filter(|o| {
+                o["apiVersion"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("admissionregistration.k8s.io/")
+            })
+            .map(|o| o["kind"].as_str().unwrap().to_string())
+            .collect();
+        assert!(admission.is_empty(), "{overlay}: {admission:?}");
     }
+}
+
+/// The README's opt-in (an overlay plus `deploy/components/finalizer-at-admission`) adds the
+/// controller's finalizer at admission, on create only.
+#[test]
+fn the_opt_in_admission_policy_adds_the_controllers_finalizer_on_create_only() {
+    let objects = render_dir("tests/data/with-admission-policy");
+    let policy = find(
+        &objects,
+        "MutatingAdmissionPolicy",
+        "launch-operator-finalizer",
+    );
+    assert_eq!(
+        policy["apiVersion"],
+        json!("admissionregistration.k8s.io/v1")
+    );
+    let rule = &policy["spec"]["matchConstraints"]["resourceRules"][0];
+    assert_eq!(
+        rule["resources"],
+        json!(["projects", "features", "segments", "launches"])
+    );
+    assert_eq!(rule["operations"], json!(["CREATE"]));
+    assert_eq!(policy["spec"]["failurePolicy"], json!("Ignore"));
+    let expression = policy["spec"]["mutations"][0]["jsonPatch"]["expression"]
+        .as_str()
+        .unwrap();
+    let quoted = format!("\"{}\"", launch_operator::crd::FINALIZER);
+    assert!(expression.contains(&quoted), "{expression}");
+    let binding = find(
+        &objects,
+        "MutatingAdmissionPolicyBinding",
+        "launch-operator-finalizer",
+    );
+    assert_eq!(
+        binding["spec"]["policyName"],
+        json!("launch-operator-finalizer")
+    );
+    // Everything else is the default overlay, unchanged.
+    let without: Vec<Value> = objects
+        .into_iter()
+        .filter(|o| {
+            !o["kind"]
+                .as_str()
+                .unwrap()
+                .starts_with("MutatingAdmissionPolicy")
+        })
+        .collect();
+    assert_eq!(without, render("emulator"));
 }
 
 #[test]
@@ -322,18 +357,35 @@ fn argo_cd_health_follows_the_ready_condition_of_every_kind() {
     }
 }
 
+/// `deploy/argocd` added to an Argo CD installation as Argo CD documents it for kustomize
+/// (install.yaml without namespaces, `namespace: argocd` in the kustomization) puts the script
+/// under the key Argo CD reads for each kind, in the ConfigMap it reads: `argocd-cm` itself, in
+/// Argo CD's namespace, with no hash suffix and its labels kept.
 #[test]
 fn the_argo_cd_component_installs_the_health_check_for_every_kind() {
-    let text = std::fs::read_to_string(format!(
-        "{}/deploy/argocd/kustomization.yaml",
+    let objects = render_dir("tests/data/argocd-install");
+    let cm = find(&objects, "ConfigMap", "argocd-cm");
+    assert_eq!(cm["metadata"]["namespace"], json!("argocd"));
+    assert_eq!(
+        cm["metadata"]["labels"]["app.kubernetes.io/part-of"],
+        json!("argocd")
+    );
+    let script = std::fs::read_to_string(format!(
+        "{}/deploy/argocd/health.lua",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
-    for kind in KINDS {
-        // Argo CD's key for a custom health check: resource.customizations.health.<group>_<kind>.
-        let key = format!(
-            "resource.customizations.health.evidently.launch-operator.io_{kind}=health.lua"
-        );
-        assert!(text.contains(&key), "{key} missing");
+    let data = cm["data"].as_object().unwrap();
+    let mut keys: Vec<&String> = data.keys().collect();
+    keys.sort();
+    // Argo CD's key for a custom health check: resource.customizations.health.<group>_<kind>.
+    let mut expected: Vec<String> = KINDS
+        .iter()
+        .map(|kind| format!("resource.customizations.health.evidently.launch-operator.io_{kind}"))
+        .collect();
+    expected.sort();
+    assert_eq!(keys, expected.iter().collect::<Vec<_>>());
+    for key in &expected {
+        assert_eq!(data[key], json!(script), "{key}");
     }
 }

@@ -259,7 +259,10 @@ async fn a_retained_launch_stays_in_evidently_after_the_resource_is_deleted() {
     with_logs(logs, async {
         seed_project(&e.ev, "shop").await;
         seed_feature(&e.ev, "shop", "recommendations", &["off", "on"]).await;
-        apply(&e.admin, &e.ns, &example("metric-monitors.yaml", &e.ns)).await;
+        // The example leaves deletionPolicy at its default (Delete): retain it here.
+        let mut manifest = example("metric-monitors.yaml", &e.ns);
+        manifest["spec"]["deletionPolicy"] = json!("Retain");
+        apply(&e.admin, &e.ns, &manifest).await;
         wait_ready(&e.api, "recommendations-widget", "True", "Reconciled").await;
         delete_and_wait(&e.api, "recommendations-widget").await;
         let got = get_launch(&e.ev, "recommendations-widget").await.unwrap();

@@ -1,6 +1,11 @@
 //! Smoke suite on a real kube-apiserver + etcd: the CRD installs and is served, the examples
 //! are accepted, broken manifests are refused with the field named, the status subresource
-//! works, and `kubectl get -o wide` shows the printer columns.
+//! works, `kubectl get -o wide` shows the printer columns, `kubectl apply -k` of each overlay
+//! succeeds, and the finalizer admission policy works where the server serves it.
+//!
+//! `make test` runs this suite on the oldest and the newest supported Kubernetes versions
+//! (README, "Supported Kubernetes versions"); every verdict is the same on both except the
+//! admission policy's, which each branch asserts.
 
 mod support;
 
@@ -300,11 +305,96 @@ async fn kubectl_get_wide_shows_the_printer_columns() {
     );
 }
 
-/// deploy/'s MutatingAdmissionPolicy: a new Launch carries the controller's finalizer from its
-/// first write, server-side apply keeps it (the applier does not own it), a finalizer the
-/// manifest lists itself is not doubled, and updates are left alone.
+/// `kubectl` with the admin kubeconfig, from the repository root; returns (success, stdout +
+/// stderr).
+fn kubectl(args: &[&str]) -> (bool, String) {
+    let cp = ControlPlane::shared();
+    let out = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&cp.admin_kubeconfig)
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .expect("kubectl on PATH");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// The README's install commands work on this server as written: `kubectl apply -k` of each
+/// overlay, client-side (the README) and server-side (Argo CD's `ServerSideApply=true`, Flux).
 #[tokio::test]
-async fn new_launches_get_the_finalizer_at_admission_and_keep_it_on_reapply() {
+async fn kubectl_apply_of_each_overlay_succeeds() {
+    let cp = ControlPlane::shared();
+    for mode in [&[][..], &["--server-side", "--force-conflicts"][..]] {
+        for overlay in ["deploy/overlays/emulator", "deploy/overlays/aws"] {
+            let mut args = vec!["apply", "-k", overlay];
+            args.extend_from_slice(mode);
+            let (ok, out) = kubectl(&args);
+            assert!(ok, "kubectl {} on {}:\n{out}", args.join(" "), cp.version);
+            assert!(
+                out.contains("customresourcedefinition.apiextensions.k8s.io/launches.evidently.launch-operator.io")
+                    && out.contains("deployment.apps/launch-operator"),
+                "{overlay}: {out}"
+            );
+        }
+    }
+}
+
+/// The opt-in finalizer admission policy (`deploy/components/finalizer-at-admission`), on the
+/// server's terms. The harness installs it where the server serves MutatingAdmissionPolicy v1,
+/// which the README promises from Kubernetes 1.36 on.
+#[tokio::test]
+async fn new_launches_get_the_finalizer_at_admission_where_the_server_serves_the_policy() {
+    let cp = ControlPlane::shared();
+    assert_eq!(
+        cp.serves_admission_policy,
+        cp.minor >= 36,
+        "the README says MutatingAdmissionPolicy v1 is served from Kubernetes 1.36 on; {} says otherwise",
+        cp.version
+    );
+    // The README's opt-in, checked by the server without changing anything.
+    let (ok, out) = kubectl(&[
+        "apply",
+        "-k",
+        "tests/data/with-admission-policy",
+        "--dry-run=server",
+    ]);
+    if cp.serves_admission_policy {
+        assert!(ok, "{}: {out}", cp.version);
+        assert!(
+            out.contains(
+                "mutatingadmissionpolicy.admissionregistration.k8s.io/launch-operator-finalizer"
+            ),
+            "{out}"
+        );
+        admitted_with_the_finalizer().await;
+    } else {
+        assert!(!ok, "{} accepted the admission policy: {out}", cp.version);
+        assert!(
+            out.contains(r#"no matches for kind "MutatingAdmissionPolicy" in version "admissionregistration.k8s.io/v1""#),
+            "{out}"
+        );
+        admitted_without_the_finalizer().await;
+    }
+}
+
+/// Below 1.36 nothing mutates a new Launch: it is stored as written, and the controller adds
+/// its finalizer on its first pass (`tests/e2e_controller.rs` removes it and sees it put back).
+async fn admitted_without_the_finalizer() {
+    let admin = ControlPlane::shared().admin().await;
+    let ns = namespace(&admin, "admission").await;
+    let created = create(&ns, checkout_example()).await.unwrap();
+    assert_eq!(created.metadata.finalizers, None);
+}
+
+/// With the policy: a new Launch carries the controller's finalizer from its first write,
+/// server-side apply keeps it (the applier does not own it), a finalizer the manifest lists
+/// itself is not doubled, and updates are left alone.
+async fn admitted_with_the_finalizer() {
     use launch_operator::crd::FINALIZER;
     let cp = ControlPlane::shared();
     let admin = cp.admin().await;

@@ -5,6 +5,12 @@
 //! One control plane per test binary (tests share it and use their own namespaces). A watchdog
 //! process ends etcd and kube-apiserver by pid when the test binary exits, however it exits.
 //! It deliberately runs no controller-manager or scheduler: no garbage collection, no pods.
+//!
+//! Any supported Kubernetes version runs here (`KUBEBUILDER_ASSETS` of another version, built
+//! with `K8S_VERSION=... tools/control-plane/build.sh`). What differs by version is discovered,
+//! not assumed from the version number: the finalizer admission policy is installed only where
+//! the server serves `admissionregistration.k8s.io/v1` MutatingAdmissionPolicy, and
+//! [`ControlPlane::serves_admission_policy`] tells the tests which verdict to expect.
 
 use std::{
     net::TcpListener,
@@ -48,6 +54,14 @@ pub struct ControlPlane {
     /// RBAC of `deploy/`.
     pub operator_kubeconfig: PathBuf,
     pub startup: Duration,
+    /// The server's `gitVersion`, e.g. `v1.30.14`.
+    pub version: String,
+    /// The server's minor version, e.g. 30.
+    pub minor: u32,
+    /// Whether the server serves `admissionregistration.k8s.io/v1` MutatingAdmissionPolicy
+    /// (Kubernetes 1.36+); the finalizer policy of `deploy/components/finalizer-at-admission`
+    /// is installed if and only if it does.
+    pub serves_admission_policy: bool,
 }
 
 pub fn repo_root() -> PathBuf {
@@ -305,11 +319,20 @@ impl ControlPlane {
         );
 
         let runtime = tokio::runtime::Runtime::new().unwrap();
-        let token = runtime.block_on(async {
+        let (token, server_version, serves_admission_policy) = runtime.block_on(async {
             let admin = client_from(&admin_kubeconfig).await;
             wait_ready(&admin, &dir).await;
-            install(&admin).await
+            let version = admin.apiserver_version().await.expect("GET /version");
+            let serves_admission_policy = serves_mutating_admission_policy(&admin).await;
+            let token = install(&admin, serves_admission_policy).await;
+            (token, version, serves_admission_policy)
         });
+        // `minor` is e.g. "30" (or "30+" on some distributions).
+        let minor = server_version
+            .minor
+            .trim_end_matches('+')
+            .parse()
+            .unwrap_or_else(|e| panic!("minor version {:?}: {e}", server_version.minor));
         let operator_kubeconfig = dir.join("operator.kubeconfig");
         write(
             &operator_kubeconfig,
@@ -323,10 +346,15 @@ impl ControlPlane {
             admin_kubeconfig,
             operator_kubeconfig,
             startup: started.elapsed(),
+            version: server_version.git_version,
+            minor,
+            serves_admission_policy,
         };
         println!(
-            "control plane up in {:?}; logs and kubeconfigs in {}",
+            "control plane {} up in {:?} (MutatingAdmissionPolicy v1 served: {}); logs and kubeconfigs in {}",
+            cp.version,
             cp.startup,
+            cp.serves_admission_policy,
             cp.dir.display()
         );
         cp
@@ -422,9 +450,20 @@ pub async fn apply_file(client: &Client, path: &Path) {
     }
 }
 
-/// Installs the CRD, the operator's namespace and RBAC and the finalizer admission policy from
-/// `deploy/`, and mints a token for its ServiceAccount.
-async fn install(admin: &Client) -> String {
+/// Whether discovery lists `mutatingadmissionpolicies` in `admissionregistration.k8s.io/v1`.
+pub async fn serves_mutating_admission_policy(client: &Client) -> bool {
+    client
+        .list_api_group_resources("admissionregistration.k8s.io/v1")
+        .await
+        .expect("discovery of admissionregistration.k8s.io/v1")
+        .resources
+        .iter()
+        .any(|r| r.name == "mutatingadmissionpolicies")
+}
+
+/// Installs the CRD, the operator's namespace and RBAC and, where the server serves it, the
+/// finalizer admission policy from `deploy/`, and mints a token for its ServiceAccount.
+async fn install(admin: &Client, admission_policy: bool) -> String {
     let root = repo_root();
     apply_file(admin, &root.join("crds/crds.yaml")).await;
     let crds: Api<CustomResourceDefinition> = Api::all(admin.clone());
@@ -444,11 +483,13 @@ async fn install(admin: &Client) -> String {
             .unwrap();
     let _ = namespaces.create(&PostParams::default(), &ns).await;
     apply_file(admin, &root.join("deploy/base/rbac.yaml")).await;
-    apply_file(
-        admin,
-        &root.join("deploy/components/finalizer-at-admission/finalizer-policy.yaml"),
-    )
-    .await;
+    if admission_policy {
+        apply_file(
+            admin,
+            &root.join("deploy/components/finalizer-at-admission/finalizer-policy.yaml"),
+        )
+        .await;
+    }
 
     let sas: Api<ServiceAccount> = Api::namespaced(admin.clone(), OPERATOR_NAMESPACE);
     let request: TokenRequest =

@@ -43,7 +43,9 @@
 #   - It does not clean old cache directories; delete $LAUNCH_OPERATOR_CACHE to reclaim space.
 #
 # INPUTS (environment)
-#   K8S_VERSION            default v1.36.3 (k8s 1.36 is what upstream builds with Go 1.26)
+#   K8S_VERSION            default v1.37.2, the newest supported version (README, "Supported
+#                          Kubernetes versions"); every version from v1.30 on builds with Go 1.26
+#                          (v1.37.2's go.mod says go 1.26.0, so no newer toolchain is needed)
 #   ETCD_VERSION           default v3.6.16
 #   LAUNCH_OPERATOR_CACHE  default ${XDG_CACHE_HOME:-$HOME/.cache}/launch-operator
 #   LAUNCH_OPERATOR_KUBECTL link | build | skip   (default link)
@@ -55,7 +57,7 @@ set -euo pipefail
 # final bin-dir line.
 exec 3>&1 1>&2
 
-K8S_VERSION="${K8S_VERSION:-v1.36.3}"
+K8S_VERSION="${K8S_VERSION:-v1.37.2}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 LAUNCH_OPERATOR_CACHE="${LAUNCH_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/launch-operator}"
 KUBECTL_MODE="${LAUNCH_OPERATOR_KUBECTL:-link}"
