@@ -543,7 +543,10 @@ async fn apiserver_writes(admin: &Client) -> f64 {
 /// The controller's own count of launches it has reconciled to Ready=True.
 async fn controller_ready(controller: &Process) -> usize {
     match http_get(&format!("{}/metrics", controller.url())).await {
-        Ok((200, text)) => metric(&text, "launch_operator_launches{ready=\"True\"}") as usize,
+        Ok((200, text)) => metric(
+            &text,
+            "launch_operator_resources{kind=\"Launch\",ready=\"True\"}",
+        ) as usize,
         _ => 0,
     }
 }
