@@ -21,9 +21,9 @@ quickstart:
 	$(CARGO) build --quiet --locked --bin launch-operator
 	$(CARGO) run --quiet --locked --example quickstart
 
-## Benchmarks (BENCHMARKS.md): convergence, latency, steady state, memory, emulator; prints one
+## Benchmarks (BENCHMARKS.md): convergence, latency, steady state, memory, emulator, a whole setup; prints one
 ## table and writes it to BENCHMARKS.md. Sizes: BENCH_N, BENCH_SEQ, BENCH_IDLE_SECS, BENCH_MEMORY_N,
-## BENCH_EMULATOR_CREATES, BENCH_EMULATOR_GETS, BENCH_EMULATOR_LEVELS (all in BENCHMARKS.md).
+## BENCH_EMULATOR_CREATES, BENCH_EMULATOR_GETS, BENCH_EMULATOR_LEVELS, BENCH_SETUP (all in BENCHMARKS.md).
 .PHONY: bench bench-emulator
 bench:
 	$(CARGO) test --release --locked --test bench bench -- --ignored --exact --nocapture --test-threads=1
@@ -32,3 +32,9 @@ bench:
 ## BatchEvaluateFeature against the no-work floor); prints, writes nothing.
 bench-emulator:
 	$(CARGO) test --release --locked --test bench bench_emulator -- --ignored --exact --nocapture
+
+## Part 6 of the benchmarks alone (a whole setup from empty, issue 14); prints, writes nothing.
+## Sizes: BENCH_SETUP="projects,features,segments,launches" (default "3,200,20,1000").
+.PHONY: bench-setup
+bench-setup:
+	$(CARGO) test --release --locked --test bench bench_setup -- --ignored --exact --nocapture

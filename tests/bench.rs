@@ -13,6 +13,11 @@
 //! 5. the emulator: CreateLaunch, GetLaunch, EvaluateFeature and BatchEvaluateFeature (20
 //!    evaluations per call) throughput and latency at concurrency 1, 8, 64, each against the
 //!    floor of the same run: `GET /healthz` (no work) at the same concurrency.
+//! 6. a whole setup from empty (issue 14): projects, features, segments and launches (some with
+//!    segment overrides, some running) applied at once in a shuffled order, time until every
+//!    object is Ready, against the baseline of the same client writing the same objects and one
+//!    status patch each (no controller, no admission policy); the Evidently calls it took
+//!    against the least needed (one create per object, one StartLaunch per running launch).
 //!
 //! `make bench` (= `cargo test --release --test bench bench -- --ignored --exact --nocapture
 //! --test-threads=1`) prints one table and writes it into BENCHMARKS.md between the
@@ -21,8 +26,9 @@
 //! ("1000,10000"), `BENCH_CLIENT_CONCURRENCY` (16), `BENCH_CONTROLLER_ARGS` (extra controller
 //! flags, space-separated, for tuning experiments), `BENCH_EMULATOR_CREATES` (4000 per level),
 //! `BENCH_EMULATOR_GETS` (20000 per level, for GetLaunch, EvaluateFeature and the floor; a
-//! twentieth of it for BatchEvaluateFeature calls), `BENCH_EMULATOR_LEVELS` ("1,8,64").
-//! `make bench-emulator` runs part 5 alone and only prints it.
+//! twentieth of it for BatchEvaluateFeature calls), `BENCH_EMULATOR_LEVELS` ("1,8,64"),
+//! `BENCH_SETUP` ("3,200,20,1000": projects, features, segments, launches of part 6).
+//! `make bench-emulator` runs part 5 alone and `make bench-setup` part 6; they only print.
 //!
 //! It is not a timed test: nothing asserts speed. `bench_smoke_tiny_n` runs the same code with
 //! tiny sizes in every `cargo test` so that the benchmark keeps working.
@@ -53,12 +59,12 @@ use hyper_util::{
 };
 use k8s_openapi::api::events::v1::Event;
 use kube::{
-    Api, Client,
+    Api, Client, ResourceExt,
     api::{DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams},
     core::{ApiResource, GroupVersionKind},
     runtime::watcher,
 };
-use launch_operator::crd::{FINALIZER, Launch};
+use launch_operator::crd::{FINALIZER, Feature, Launch, Project, Segment};
 use serde_json::{Value, json};
 use support::{
     ControlPlane, Process, emulator_calls, emulator_mutating_calls, evidently_client, http_get,
@@ -87,6 +93,8 @@ struct Settings {
     emulator_creates: usize,
     emulator_gets: usize,
     emulator_levels: Vec<usize>,
+    /// Part 6.
+    setup: SetupSizes,
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -137,6 +145,7 @@ impl Settings {
                         .expect("BENCH_EMULATOR_LEVELS: comma-separated concurrencies")
                 })
                 .collect(),
+            setup: SetupSizes::from_env(),
         }
     }
 
@@ -152,6 +161,12 @@ impl Settings {
             emulator_creates: 24,
             emulator_gets: 64,
             emulator_levels: vec![1, 8, 64],
+            setup: SetupSizes {
+                projects: 1,
+                features: 2,
+                segments: 1,
+                launches: 4,
+            },
         }
     }
 
@@ -167,6 +182,7 @@ impl Settings {
             "BENCH_EMULATOR_CREATES",
             "BENCH_EMULATOR_GETS",
             "BENCH_EMULATOR_LEVELS",
+            "BENCH_SETUP",
         ]
         .iter()
         .filter_map(|k| std::env::var(k).ok().map(|v| format!("{k}={v:?}")))
@@ -210,6 +226,8 @@ struct Results {
     memory: Vec<(usize, u64, Duration, f64)>,
     /// (operation, concurrency, requests/s, p50, p99)
     emulator: Vec<(&'static str, usize, f64, Duration, Duration)>,
+    /// Part 6.
+    setup: Option<SetupResults>,
 }
 
 /// Nearest-rank percentile of sorted samples.
@@ -402,6 +420,7 @@ impl Results {
                 String::new(),
             ),
         ]);
+        rows.extend(self.setup.iter().flat_map(SetupResults::rows));
         rows.push(row(
             "memory",
             "controller RSS 1 s after start, no launches".into(),
@@ -815,6 +834,701 @@ async fn controller(emulator: &Process, s: &Settings) -> Process {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 6. A whole setup from empty: projects, features, segments and launches applied at once.
+
+/// Sizes of part 6 (`BENCH_SETUP`): Evidently projects, features, segments and launches.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct SetupSizes {
+    projects: usize,
+    features: usize,
+    segments: usize,
+    launches: usize,
+}
+
+/// Every `RUNNING_EVERY`-th launch asks to run (`executionStatus: START`).
+const RUNNING_EVERY: usize = 20;
+/// Every `OVERRIDE_EVERY`-th launch gives a segment its own split.
+const OVERRIDE_EVERY: usize = 3;
+/// The emulator's per-project quotas.
+const MAX_PROJECTS: usize = 50;
+const MAX_FEATURES_PER_PROJECT: usize = 100;
+const MAX_LAUNCHES_PER_PROJECT: usize = 500;
+const MAX_RUNNING_PER_PROJECT: usize = 50;
+/// The operator's kinds, in the order their objects are listed (the order of dependencies).
+const SETUP_KINDS: [&str; 4] = ["Project", "Segment", "Feature", "Launch"];
+
+impl SetupSizes {
+    /// `BENCH_SETUP`: "projects,features,segments,launches" (default "3,200,20,1000").
+    fn from_env() -> SetupSizes {
+        let text = std::env::var("BENCH_SETUP").unwrap_or_else(|_| "3,200,20,1000".into());
+        let n: Vec<usize> = text
+            .split(',')
+            .map(|s| {
+                s.trim().parse().unwrap_or_else(|_| {
+                    panic!("BENCH_SETUP={text}: projects,features,segments,launches")
+                })
+            })
+            .collect();
+        let [projects, features, segments, launches] = n[..] else {
+            panic!("BENCH_SETUP={text}: four counts, projects,features,segments,launches");
+        };
+        SetupSizes {
+            projects,
+            features,
+            segments,
+            launches,
+        }
+    }
+
+    fn objects(&self) -> usize {
+        self.projects + self.features + self.segments + self.launches
+    }
+
+    fn is_running(i: usize) -> bool {
+        i.is_multiple_of(RUNNING_EVERY)
+    }
+
+    fn running(&self) -> usize {
+        (0..self.launches).filter(|i| Self::is_running(*i)).count()
+    }
+
+    /// Features of project `p`: those numbered `p`, `p + projects`, `p + 2 × projects`, …
+    fn features_of(&self, p: usize) -> usize {
+        self.features.saturating_sub(p).div_ceil(self.projects)
+    }
+
+    /// Panics unless the setup fits the emulator's quotas (and every project has a feature).
+    fn check(&self) {
+        let per_project = |count: usize| count.div_ceil(self.projects.max(1));
+        assert!(
+            (1..=MAX_PROJECTS).contains(&self.projects),
+            "BENCH_SETUP: 1 to {MAX_PROJECTS} projects"
+        );
+        assert!(
+            self.features >= self.projects
+                && per_project(self.features) <= MAX_FEATURES_PER_PROJECT,
+            "BENCH_SETUP: at least one and at most {MAX_FEATURES_PER_PROJECT} features per project"
+        );
+        assert!(
+            per_project(self.launches) <= MAX_LAUNCHES_PER_PROJECT,
+            "BENCH_SETUP: at most {MAX_LAUNCHES_PER_PROJECT} launches per project"
+        );
+        for p in 0..self.projects {
+            let running = (0..self.launches)
+                .filter(|i| i % self.projects == p && Self::is_running(*i))
+                .count();
+            assert!(
+                running <= MAX_RUNNING_PER_PROJECT,
+                "BENCH_SETUP: {running} running launches in one project; the emulator allows {MAX_RUNNING_PER_PROJECT}"
+            );
+        }
+    }
+}
+
+/// The objects of one setup: their manifests, in dependency order, spread over namespaces.
+struct Setup {
+    sizes: SetupSizes,
+    namespaces: Vec<String>,
+    prefix: String,
+    /// Every object's manifest (namespace included), projects first and launches last.
+    manifests: Vec<Value>,
+}
+
+fn setup_resource(kind: &str) -> ApiResource {
+    match kind {
+        "Project" => ApiResource::erase::<Project>(&()),
+        "Feature" => ApiResource::erase::<Feature>(&()),
+        "Segment" => ApiResource::erase::<Segment>(&()),
+        "Launch" => ApiResource::erase::<Launch>(&()),
+        other => panic!("not a kind of this operator: {other}"),
+    }
+}
+
+fn object_key(kind: &str, ns: &str, name: &str) -> String {
+    format!("{kind}/{ns}/{name}")
+}
+
+impl Setup {
+    async fn new(admin: &Client, prefix: &str, sizes: SetupSizes) -> Setup {
+        sizes.check();
+        let mut namespaces = Vec::new();
+        for _ in 0..sizes.objects().div_ceil(PER_NAMESPACE).max(1) {
+            namespaces.push(namespace(admin, prefix).await);
+        }
+        let mut setup = Setup {
+            sizes,
+            namespaces,
+            prefix: prefix.to_string(),
+            manifests: Vec::new(),
+        };
+        let mut specs: Vec<(&str, String, Value)> = Vec::new();
+        for p in 0..sizes.projects {
+            let spec = json!({"description": "benchmark setup", "tags": {"team": "bench"}});
+            specs.push(("Project", setup.project(p), spec));
+        }
+        for s in 0..sizes.segments {
+            specs.push(("Segment", setup.segment(s), setup.segment_spec(s)));
+        }
+        for f in 0..sizes.features {
+            specs.push(("Feature", setup.feature(f), setup.feature_spec(f)));
+        }
+        for l in 0..sizes.launches {
+            specs.push(("Launch", format!("{prefix}-l{l:05}"), setup.launch_spec(l)));
+        }
+        setup.manifests = specs
+            .into_iter()
+            .enumerate()
+            .map(|(k, (kind, name, spec))| {
+                json!({
+                    "apiVersion": API_VERSION,
+                    "kind": kind,
+                    "metadata": {"name": name, "namespace": setup.namespaces[k / PER_NAMESPACE]},
+                    "spec": spec,
+                })
+            })
+            .collect();
+        setup
+    }
+
+    fn project(&self, p: usize) -> String {
+        format!("{}-p{p}", self.prefix)
+    }
+
+    fn feature(&self, f: usize) -> String {
+        format!("{}-f{f:04}", self.prefix)
+    }
+
+    fn segment(&self, s: usize) -> String {
+        format!("{}-s{s:03}", self.prefix)
+    }
+
+    /// Feature `f` lives in project `f % projects`.
+    fn feature_spec(&self, f: usize) -> Value {
+        json!({
+            "project": self.project(f % self.sizes.projects),
+            "description": "benchmark feature",
+            "variations": [
+                {"name": "v1", "value": {"stringValue": "one"}},
+                {"name": "v2", "value": {"stringValue": "two"}}
+            ],
+            "defaultVariation": "v1"
+        })
+    }
+
+    fn segment_spec(&self, s: usize) -> Value {
+        json!({
+            "description": "benchmark segment",
+            "pattern": json!({"tier": [format!("t{s}")]}).to_string()
+        })
+    }
+
+    /// Launch `l` lives in project `l % projects` and rolls out one of that project's features;
+    /// every third gives a segment its own split, every twentieth runs.
+    fn launch_spec(&self, l: usize) -> Value {
+        let projects = self.sizes.projects;
+        let p = l % projects;
+        let feature = self.feature(p + projects * ((l / projects) % self.sizes.features_of(p)));
+        let mut first = json!({
+            "startTime": "2030-01-07T09:00:00Z",
+            "groupWeights": {"control": 90000, "treatment": 10000}
+        });
+        if self.sizes.segments > 0 && l.is_multiple_of(OVERRIDE_EVERY) {
+            first["segmentOverrides"] = json!([{
+                "segment": self.segment((l / OVERRIDE_EVERY) % self.sizes.segments),
+                "evaluationOrder": 1,
+                "weights": {"treatment": 100000}
+            }]);
+        }
+        let mut spec = json!({
+            "project": self.project(p),
+            "description": "benchmark roll-out",
+            "groups": [
+                {"name": "control", "feature": feature, "variation": "v1"},
+                {"name": "treatment", "feature": feature, "variation": "v2"}
+            ],
+            "scheduledSplitsConfig": {"steps": [
+                first,
+                {"startTime": "2030-01-21T09:00:00Z", "groupWeights": {"control": 0, "treatment": 100000}}
+            ]},
+            "tags": {"team": "bench"}
+        });
+        if SetupSizes::is_running(l) {
+            spec["executionStatus"] = json!({"status": "START"});
+        }
+        spec
+    }
+
+    fn kind_of(m: &Value) -> &str {
+        m["kind"].as_str().unwrap_or_default()
+    }
+
+    fn key(m: &Value) -> String {
+        object_key(
+            Self::kind_of(m),
+            m["metadata"]["namespace"].as_str().unwrap_or_default(),
+            m["metadata"]["name"].as_str().unwrap_or_default(),
+        )
+    }
+
+    fn keys(&self) -> Vec<String> {
+        self.manifests.iter().map(Self::key).collect()
+    }
+
+    fn api(admin: &Client, m: &Value) -> Api<DynamicObject> {
+        Api::namespaced_with(
+            admin.clone(),
+            m["metadata"]["namespace"].as_str().unwrap_or_default(),
+            &setup_resource(Self::kind_of(m)),
+        )
+    }
+
+    /// The manifests in the order a GitOps tool might apply a directory: shuffled, dependencies
+    /// anywhere (the same order for every run of the same sizes).
+    fn shuffled(&self) -> Vec<&Value> {
+        use rand::{SeedableRng, seq::SliceRandom};
+        let mut order: Vec<&Value> = self.manifests.iter().collect();
+        order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(14));
+        order
+    }
+
+    async fn apply(admin: &Client, m: &Value) -> DynamicObject {
+        let name = m["metadata"]["name"].as_str().unwrap_or_default();
+        Self::api(admin, m)
+            .patch(name, &PatchParams::apply("bench"), &Patch::Apply(m))
+            .await
+            .unwrap_or_else(|e| panic!("apply {}: {e}", Self::key(m)))
+    }
+
+    /// Deletes every object at once, kind after kind in dependency order (the order that makes
+    /// the controller wait most), and waits until all are gone.
+    async fn delete_all(&self, admin: &Client, timeout: Duration) {
+        for kind in SETUP_KINDS {
+            for ns in &self.namespaces {
+                Api::<DynamicObject>::namespaced_with(admin.clone(), ns, &setup_resource(kind))
+                    .delete_collection(&DeleteParams::default(), &ListParams::default())
+                    .await
+                    .unwrap_or_else(|e| panic!("delete the {kind}s of {ns}: {e}"));
+            }
+        }
+        support::eventually("every object of the setup gone", timeout, || async {
+            let mut left = Vec::new();
+            for kind in SETUP_KINDS {
+                for ns in &self.namespaces {
+                    let api: Api<DynamicObject> =
+                        Api::namespaced_with(admin.clone(), ns, &setup_resource(kind));
+                    let some = api
+                        .list(&ListParams::default().limit(1))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    if let Some(o) = some.items.first() {
+                        left.push(format!("{kind}/{ns}/{}", o.name_any()));
+                    }
+                }
+            }
+            if left.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("still there, e.g. {left:?}"))
+            }
+        })
+        .await;
+    }
+}
+
+/// What the controller writes for a Ready object, for the baseline to write itself.
+fn setup_ready_status(m: &Value) -> Value {
+    let kind = Setup::kind_of(m);
+    let name = m["metadata"]["name"].as_str().unwrap_or_default();
+    let spec = &m["spec"];
+    let arn = format!(
+        "arn:aws:evidently:us-east-1:123456789012:{}",
+        match kind {
+            "Project" => format!("project/{name}"),
+            "Segment" => format!("segment/{name}"),
+            "Feature" => format!(
+                "project/{}/feature/{name}",
+                spec["project"].as_str().unwrap_or_default()
+            ),
+            _ => format!(
+                "project/{}/launch/{name}",
+                spec["project"].as_str().unwrap_or_default()
+            ),
+        }
+    );
+    json!({
+        "apiVersion": API_VERSION,
+        "kind": kind,
+        "status": {
+            "arn": arn,
+            "createdTime": "2026-01-01T00:00:00Z",
+            "lastUpdatedTime": "2026-01-01T00:00:00Z",
+            "observedGeneration": 1,
+            "conditions": [{
+                "type": "Ready",
+                "status": "True",
+                "reason": "Reconciled",
+                "message": format!("{} matches the spec", kind.to_lowercase()),
+                "observedGeneration": 1,
+                "lastTransitionTime": "2026-01-01T00:00:00Z"
+            }]
+        }
+    })
+}
+
+/// Ready=True for the object's current generation.
+fn is_ready_now(o: &DynamicObject) -> bool {
+    let status = &o.data["status"];
+    status["observedGeneration"].as_i64() == o.metadata.generation
+        && o.metadata.generation.is_some()
+        && status["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+}
+
+/// Follows every object of the four kinds in the cluster and remembers when each was first
+/// seen Ready for its current generation.
+struct KindsTracker {
+    ready: tokio::sync::watch::Receiver<HashMap<String, Instant>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl KindsTracker {
+    async fn start(admin: &Client) -> KindsTracker {
+        let (tx, ready) = tokio::sync::watch::channel(HashMap::new());
+        let tx = Arc::new(tx);
+        let mut tasks = Vec::new();
+        for kind in SETUP_KINDS {
+            let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+            let api: Api<DynamicObject> = Api::all_with(admin.clone(), &setup_resource(kind));
+            let tx = tx.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut started = Some(started_tx);
+                let mut events = std::pin::pin!(watcher(api, watcher::Config::default()));
+                while let Some(event) = events.next().await {
+                    let now = Instant::now();
+                    match event {
+                        Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o))
+                            if is_ready_now(&o) =>
+                        {
+                            let key = object_key(
+                                kind,
+                                o.metadata.namespace.as_deref().unwrap_or_default(),
+                                o.metadata.name.as_deref().unwrap_or_default(),
+                            );
+                            tx.send_if_modified(|map| {
+                                let new = !map.contains_key(&key);
+                                map.entry(key).or_insert(now);
+                                new
+                            });
+                        }
+                        Ok(watcher::Event::InitDone) => {
+                            if let Some(tx) = started.take() {
+                                let _ = tx.send(());
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(e) => eprintln!("bench watch of {kind}: {e}"),
+                    }
+                }
+            }));
+            tokio::time::timeout(Duration::from_secs(30), started_rx)
+                .await
+                .unwrap_or_else(|_| panic!("the bench watch of {kind} started"))
+                .unwrap();
+        }
+        KindsTracker { ready, tasks }
+    }
+
+    /// Waits until every key is Ready; returns the latest Ready instant.
+    async fn wait_all(&self, keys: &[String], timeout: Duration) -> Instant {
+        let mut rx = self.ready.clone();
+        let all = |map: &HashMap<String, Instant>| keys.iter().all(|k| map.contains_key(k));
+        if tokio::time::timeout(timeout, rx.wait_for(all))
+            .await
+            .is_err()
+        {
+            let map = self.ready.borrow();
+            let missing: Vec<&String> = keys.iter().filter(|k| !map.contains_key(*k)).collect();
+            panic!(
+                "{} of {} not Ready within {timeout:?}, e.g. {:?}",
+                missing.len(),
+                keys.len(),
+                &missing[..missing.len().min(5)]
+            );
+        }
+        let map = self.ready.borrow();
+        keys.iter()
+            .filter_map(|k| map.get(k))
+            .max()
+            .copied()
+            .unwrap_or_else(Instant::now)
+    }
+}
+
+impl Drop for KindsTracker {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Samples of a Prometheus counter family as (labels, value).
+fn samples(text: &str, family: &str) -> Vec<(BTreeMap<String, String>, f64)> {
+    let prefix = format!("{family}{{");
+    text.lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .filter_map(|rest| {
+            let (labels, value) = rest.rsplit_once("} ")?;
+            let labels = labels
+                .split(',')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
+                .collect();
+            Some((labels, value.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+#[derive(Debug, Default)]
+struct SetupResults {
+    sizes: SetupSizes,
+    running: usize,
+    /// No controller, no admission policy: every object created and its status patched by the
+    /// client.
+    baseline: Duration,
+    /// Applied at once in a shuffled order → every object Ready.
+    converge: Duration,
+    /// Time for the client to submit the applies (during the controller run).
+    submit: Duration,
+    converge_cpu: f64,
+    /// Evidently requests answered during convergence: operation → (all, refused).
+    calls: BTreeMap<String, (f64, f64)>,
+    /// The controller's reconcile passes during convergence: kind → reason → passes.
+    passes: BTreeMap<String, BTreeMap<String, f64>>,
+    /// Everything deleted at once → gone.
+    deletion: Duration,
+}
+
+impl SetupResults {
+    fn objects(&self) -> usize {
+        self.sizes.objects()
+    }
+
+    fn ratio(&self) -> f64 {
+        self.converge.as_secs_f64() / self.baseline.as_secs_f64()
+    }
+
+    /// One create per object and one StartLaunch per running launch: the least any
+    /// controller needs.
+    fn minimum_calls(&self) -> usize {
+        self.objects() + self.running
+    }
+
+    fn total_calls(&self) -> f64 {
+        self.calls.values().map(|c| c.0).sum()
+    }
+
+    fn rows(&self) -> Vec<Row> {
+        let verdict = if self.ratio() <= 1.5 {
+            "met"
+        } else {
+            "NOT met"
+        };
+        let SetupSizes {
+            projects,
+            features,
+            segments,
+            launches,
+        } = self.sizes;
+        let n = self.objects();
+        let per_second = |d: Duration| n as f64 / d.as_secs_f64();
+        let row = |metric: String, value: String, goal: String| Row {
+            section: "setup",
+            metric,
+            value,
+            goal,
+        };
+        let calls = self
+            .calls
+            .iter()
+            .map(|(op, (all, refused))| {
+                if *refused > 0.0 {
+                    format!("{op} {all} ({refused} refused)")
+                } else {
+                    format!("{op} {all}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let passes = self
+            .passes
+            .iter()
+            .map(|(kind, reasons)| {
+                let by_reason = reasons
+                    .iter()
+                    .map(|(reason, count)| format!("{count} {reason}"))
+                    .collect::<Vec<_>>()
+                    .join(" + ");
+                format!("{kind} {by_reason}")
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        vec![
+            row(
+                format!(
+                    "{projects} projects, {features} features, {segments} segments, {launches} launches ({} running) applied at once in a shuffled order → all {n} Ready",
+                    self.running
+                ),
+                format!(
+                    "{:.1} s ({:.0} objects/s); applies submitted in {:.1} s; controller CPU {:.1} s",
+                    self.converge.as_secs_f64(),
+                    per_second(self.converge),
+                    self.submit.as_secs_f64(),
+                    self.converge_cpu
+                ),
+                String::new(),
+            ),
+            row(
+                format!(
+                    "baseline, no controller, no admission policy: {n} creates + {n} status patches, same order"
+                ),
+                format!(
+                    "{:.1} s ({:.0} objects/s)",
+                    self.baseline.as_secs_f64(),
+                    per_second(self.baseline)
+                ),
+                String::new(),
+            ),
+            row(
+                "controller / baseline".into(),
+                format!("{:.2}", self.ratio()),
+                format!("≤ 1.5: {verdict}"),
+            ),
+            row(
+                format!(
+                    "Evidently calls until all Ready (minimum {}: {n} creates + {} StartLaunch)",
+                    self.minimum_calls(),
+                    self.running
+                ),
+                format!(
+                    "{} ({:.2}× the minimum): {calls}",
+                    self.total_calls(),
+                    self.total_calls() / self.minimum_calls() as f64
+                ),
+                String::new(),
+            ),
+            row(
+                "reconcile passes until all Ready, by kind and Ready reason".into(),
+                passes,
+                String::new(),
+            ),
+            row(
+                format!("all {n} deleted at once (kind by kind, projects first) → gone"),
+                format!("{:.1} s", self.deletion.as_secs_f64()),
+                String::new(),
+            ),
+        ]
+    }
+}
+
+/// Part 6: the baseline (the client writes every object and its status, no controller), then
+/// the same objects applied at once with the controller running, then everything deleted.
+/// Leaves the admission policy bound and the cluster without objects of the four kinds.
+async fn setup_bench(admin: &Client, s: &Settings, probe: &Layout) -> SetupResults {
+    let sizes = s.setup;
+    let mut r = SetupResults {
+        sizes,
+        running: sizes.running(),
+        ..SetupResults::default()
+    };
+
+    // The baseline: the bare control plane.
+    set_admission_policy(admin, probe, false).await;
+    let bare = Setup::new(admin, "setup-baseline", sizes).await;
+    let started = Instant::now();
+    stream::iter(bare.shuffled())
+        .for_each_concurrent(s.client_concurrency, |m| async move {
+            Setup::apply(admin, m).await;
+            Setup::api(admin, m)
+                .patch_status(
+                    m["metadata"]["name"].as_str().unwrap_or_default(),
+                    &PatchParams::apply("bench-baseline").force(),
+                    &Patch::Apply(setup_ready_status(m)),
+                )
+                .await
+                .unwrap_or_else(|e| panic!("status patch {}: {e}", Setup::key(m)));
+        })
+        .await;
+    r.baseline = started.elapsed();
+    // Gone before the controller starts, which would otherwise adopt them.
+    bare.delete_all(admin, converge_timeout(sizes.objects()))
+        .await;
+    println!("setup baseline: {:?}", r.baseline);
+
+    // The controller, with the admission policy of deploy/.
+    set_admission_policy(admin, probe, true).await;
+    let tracker = KindsTracker::start(admin).await;
+    let setup = Setup::new(admin, "setup", sizes).await;
+    let emulator = start_emulator(&[]).await;
+    let mut ctl = controller(&emulator, s).await;
+    let ctl_pid = pid(&ctl);
+    let cpu_before = cpu_seconds(ctl_pid);
+    let started = Instant::now();
+    stream::iter(setup.shuffled())
+        .for_each_concurrent(s.client_concurrency, |m| async move {
+            Setup::apply(admin, m).await;
+        })
+        .await;
+    r.submit = started.elapsed();
+    let last = tracker
+        .wait_all(&setup.keys(), converge_timeout(sizes.objects()))
+        .await;
+    r.converge = last - started;
+    r.converge_cpu = cpu_seconds(ctl_pid) - cpu_before;
+    let (_, text) = http_get(&format!("{}/metrics", emulator.url()))
+        .await
+        .expect("emulator /metrics");
+    for (labels, value) in samples(&text, "evidently_emulator_requests_total") {
+        let calls = r.calls.entry(labels["operation"].clone()).or_default();
+        calls.0 += value;
+        if labels.get("code").map(String::as_str) != Some("200") {
+            calls.1 += value;
+        }
+    }
+    let (_, text) = http_get(&format!("{}/metrics", ctl.url()))
+        .await
+        .expect("controller /metrics");
+    for (labels, value) in samples(&text, "launch_operator_reconciles_total") {
+        *r.passes
+            .entry(labels["kind"].clone())
+            .or_default()
+            .entry(labels["reason"].clone())
+            .or_default() += value;
+    }
+    println!(
+        "setup: {:?} (baseline {:?}), {} Evidently calls (minimum {}): {:?}; passes {:?}",
+        r.converge,
+        r.baseline,
+        r.total_calls(),
+        r.minimum_calls(),
+        r.calls,
+        r.passes
+    );
+
+    let t = Instant::now();
+    setup
+        .delete_all(admin, converge_timeout(sizes.objects()))
+        .await;
+    r.deletion = t.elapsed();
+    println!("setup deletion: {:?}", r.deletion);
+    ctl.kill();
+    r
+}
+
+// ---------------------------------------------------------------------------------------------
 // The phases
 
 /// An events.k8s.io/v1 Event like the controller's Recorder creates.
@@ -1132,6 +1846,9 @@ async fn run(s: &Settings) -> Results {
     println!("deletion: {:?}", r.deletion);
     ctl.kill();
     drop(emulator);
+
+    // 6. A whole setup from empty; it leaves the cluster empty again for the memory phase.
+    r.setup = Some(setup_bench(&admin, s, &probe).await);
 
     // 4. Memory: a fresh controller against M launches (created while no controller runs).
     if let Some(&largest) = s.memory.last() {
@@ -1548,6 +2265,29 @@ async fn bench_emulator() {
     }
 }
 
+/// Part 6 alone (a whole setup from empty), printed and not written to BENCHMARKS.md:
+/// `make bench-setup`.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "benchmark: make bench-setup"]
+async fn bench_setup() {
+    let s = Settings::from_env();
+    println!("settings: {:?}", s.setup);
+    let cp = ControlPlane::shared();
+    assert!(
+        cp.serves_admission_policy,
+        "part 6 turns the finalizer admission policy on and off: it needs Kubernetes 1.36+ (MutatingAdmissionPolicy v1); this server is {}",
+        cp.version
+    );
+    let admin = cp.admin().await;
+    let probe = Layout::new(&admin, "bench-probe", 1).await;
+    let load_at_start = loadavg();
+    let r = setup_bench(&admin, &s, &probe).await;
+    println!("{}", machine(&admin, &load_at_start).await);
+    for row in r.rows() {
+        println!("| {} | {} | {} |", row.metric, row.value, row.goal);
+    }
+}
+
 /// The benchmark's code paths with tiny sizes, in every `cargo test`: it checks that each
 /// number is produced, nothing about its value, and writes no file.
 #[tokio::test(flavor = "multi_thread")]
@@ -1568,6 +2308,18 @@ async fn bench_smoke_tiny_n() {
     assert!(r.emulator.iter().all(|e| e.2 > 0.0));
     assert!(r.converge_no_policy > Duration::ZERO && r.baseline_policy > Duration::ZERO);
     assert_eq!(r.deleted, s.n + s.seq + s.n);
-    // 17 fixed rows, one per memory size and one per emulator measurement.
-    assert_eq!(r.rows().len(), 17 + r.memory.len() + r.emulator.len());
+    let setup = r.setup.as_ref().expect("part 6 ran");
+    assert!(setup.baseline > Duration::ZERO && setup.converge > Duration::ZERO);
+    assert!(setup.ratio().is_finite() && setup.deletion > Duration::ZERO);
+    assert!(setup.total_calls() >= setup.minimum_calls() as f64);
+    assert_eq!(
+        setup.calls["CreateLaunch"].0 - setup.calls["CreateLaunch"].1,
+        4.0
+    );
+    assert_eq!(
+        setup.calls["StartLaunch"].0 - setup.calls["StartLaunch"].1,
+        1.0
+    );
+    // 17 fixed rows, 6 of part 6, one per memory size and one per emulator measurement.
+    assert_eq!(r.rows().len(), 17 + 6 + r.memory.len() + r.emulator.len());
 }
