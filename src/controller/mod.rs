@@ -70,7 +70,9 @@ async fn control<K: Managed>(
         .default_backoff()
         .modify(Cached::<K>::prune)
         .reflect(writer)
-        .applied_objects();
+        .applied_objects()
+        // The controller's own status writes do not call for another pass.
+        .predicate_filter(trigger_hash::<K>, Default::default());
     let waiting = ctx
         .signals
         .waiting::<K>(store.clone())
@@ -98,6 +100,25 @@ async fn control<K: Managed>(
         }
     })
     .await;
+}
+
+/// What a pass depends on besides the status: the spec (through `generation`), deletion, the
+/// finalizers and the controller's annotations. A change of anything else (the status above
+/// all, which the pass writes itself) triggers nothing; the resync and the scheduled requeues
+/// still come.
+fn trigger_hash<K: Managed>(object: &Cached<K>) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let m = &object.metadata;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    m.uid.hash(&mut h);
+    m.generation.hash(&mut h);
+    m.deletion_timestamp
+        .as_ref()
+        .map(|t| t.0.as_second())
+        .hash(&mut h);
+    m.finalizers.hash(&mut h);
+    m.annotations.hash(&mut h);
+    Some(h.finish())
 }
 
 /// The controller of `K` for each watched namespace (or the whole cluster).

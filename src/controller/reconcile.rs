@@ -335,8 +335,11 @@ async fn report<K: Managed, R: Resource<DynamicType = ()>>(
             outcome.message::<K>(observed),
         );
     }
-    if outcome.is_ready() && ready_of(previous).is_none_or(|(s, _)| s != "True") {
-        ctx.signals.ready(K::KIND);
+    if outcome.is_ready()
+        && ready_of(previous).is_none_or(|(s, _)| s != "True")
+        && let Some(d) = desired
+    {
+        ctx.signals.ready(K::KIND, K::located(d).key());
     }
 
     let uid = object.uid().unwrap_or_default();
@@ -598,7 +601,7 @@ async fn cleanup<K: Managed>(object: Arc<K>, ctx: &Context) -> Result<Action, Er
     match remove(object.as_ref(), &at, ctx).await {
         Ok(action) => {
             ctx.forget(&uid);
-            ctx.signals.deleted(K::KIND);
+            ctx.signals.deleted(K::KIND, K::references(object.spec()));
             Ok(action)
         }
         Err(Removal::Blocked(message)) => {

@@ -1,45 +1,42 @@
-//! Dependencies between kinds, watched rather than polled.
+//! Dependencies between kinds, watched rather than polled, and targeted.
 //!
-//! A pass that makes an object Ready says so here ([`Signals::ready`]), and so does a pass
-//! that deleted an object from Evidently ([`Signals::deleted`]). The controller of each kind
-//! listens to the kinds it depends on (`Managed::NEEDS`: a Launch needs its project, features
-//! and segments) and to the kinds that can hold up its deletion (`Managed::HELD_BY`: a project
-//! cannot go while features or launches are in it), and then reconciles its objects that wait
-//! for exactly that: those whose `Ready` reason is `DependencyNotFound`, or `DeletionBlocked`.
+//! A pass that makes an object Ready says which resource is now there ([`Signals::ready`]:
+//! its kind and `Locator::key`), and a pass that deleted an object from Evidently says which
+//! resources it held ([`Signals::deleted`]: its `Managed::references`). The controller of each
+//! kind listens, and reconciles exactly its objects that wait for that resource: those whose
+//! `Ready` reason is `DependencyNotFound` and whose references include it (a Launch waiting
+//! for feature `shop/checkout` wakes when that feature is Ready, not when any feature is), or
+//! whose reason is `DeletionBlocked` and which the deleted object held (a Project waits for
+//! its features and launches to go).
 //!
-//! Signals are counters in `tokio::sync::watch` channels: a burst of a thousand Ready objects
-//! wakes each listener once or a few times, not a thousand times, and a listener scans only its
-//! own cache. The backoff of the waiting objects stays as the safety net.
+//! Signals travel on one broadcast channel; a listener that falls behind (more than
+//! [`CAPACITY`] signals unread) wakes every waiting object once, and the backoff of the waiting
+//! objects stays as the safety net for dependencies created outside the cluster.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
 use futures::{Stream, StreamExt, stream};
-use kube::runtime::{reflector::ObjectRef, reflector::Store};
-use tokio::sync::watch;
+use kube::runtime::reflector::{ObjectRef, Store};
+use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::cache::Cached;
-use crate::{crd::schema::KINDS, kinds::Managed};
+use crate::kinds::Managed;
 
-/// What a signal announces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Signals buffered per listener before it falls behind.
+pub const CAPACITY: usize = 16 * 1024;
+
+/// What happened to a resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Signal {
-    Ready,
-    Deleted,
+    /// The resource (kind, key) is Ready.
+    Ready(&'static str, String),
+    /// A resource of kind `.0` was deleted; it held these resources (kind, key).
+    Deleted(&'static str, Vec<(&'static str, String)>),
 }
 
-impl Signal {
-    /// The `Ready` reason of the objects that wait for this signal.
-    fn waiting_reason(self) -> &'static str {
-        match self {
-            Signal::Ready => "DependencyNotFound",
-            Signal::Deleted => "DeletionBlocked",
-        }
-    }
-}
-
-/// The signal channels, one per kind and signal.
+/// The signal channel, shared by every controller of the process.
 pub struct Signals {
-    channels: HashMap<(&'static str, Signal), watch::Sender<u64>>,
+    tx: broadcast::Sender<Arc<Signal>>,
 }
 
 impl Default for Signals {
@@ -50,32 +47,20 @@ impl Default for Signals {
 
 impl Signals {
     pub fn new() -> Self {
-        let channels = KINDS
-            .iter()
-            .flat_map(|k| [(*k, Signal::Ready), (*k, Signal::Deleted)])
-            .map(|key| (key, watch::channel(0).0))
-            .collect();
-        Signals { channels }
-    }
-
-    fn send(&self, kind: &str, signal: Signal) {
-        if let Some((_, tx)) = self
-            .channels
-            .iter()
-            .find(|((k, s), _)| *k == kind && *s == signal)
-        {
-            tx.send_modify(|n| *n += 1);
+        Signals {
+            tx: broadcast::channel(CAPACITY).0,
         }
     }
 
-    /// An object of `kind` became Ready.
-    pub fn ready(&self, kind: &str) {
-        self.send(kind, Signal::Ready);
+    /// The resource `key` of `kind` became Ready.
+    pub fn ready(&self, kind: &'static str, key: String) {
+        // No listener (yet): nobody waits.
+        let _ = self.tx.send(Arc::new(Signal::Ready(kind, key)));
     }
 
-    /// An object of `kind` was deleted from Evidently.
-    pub fn deleted(&self, kind: &str) {
-        self.send(kind, Signal::Deleted);
+    /// An object of `kind` was deleted from Evidently; it held `references`.
+    pub fn deleted(&self, kind: &'static str, references: Vec<(&'static str, String)>) {
+        let _ = self.tx.send(Arc::new(Signal::Deleted(kind, references)));
     }
 
     /// The objects of `K` in `store` to reconcile again because something they wait for
@@ -84,32 +69,51 @@ impl Signals {
         &self,
         store: Store<Cached<K>>,
     ) -> impl Stream<Item = ObjectRef<Cached<K>>> + Send + 'static {
-        let listen = |kinds: &[&str], signal: Signal| -> Vec<_> {
-            kinds
-                .iter()
-                .filter_map(|k| self.channels.get(&(*k, signal)))
-                .map(|tx| {
-                    let rx = tx.subscribe();
-                    stream::unfold(rx, move |mut rx| async move {
-                        rx.changed().await.ok().map(|()| (signal, rx))
-                    })
-                    .boxed()
-                })
-                .collect()
-        };
-        let mut wakes = listen(K::NEEDS, Signal::Ready);
-        wakes.extend(listen(K::HELD_BY, Signal::Deleted));
-        stream::select_all(wakes).flat_map(move |signal| {
-            let reason = signal.waiting_reason();
-            let refs: Vec<ObjectRef<Cached<K>>> = store
-                .state()
-                .iter()
-                .filter(|o| o.ready().is_some_and(|(_, r)| r == reason))
-                .map(|o| ObjectRef::from_obj(o.as_ref()))
-                .collect();
-            stream::iter(refs)
+        let rx = self.tx.subscribe();
+        stream::unfold(rx, |mut rx| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(signal) => return Some((Some(signal), rx)),
+                    Err(RecvError::Lagged(_)) => return Some((None, rx)),
+                    Err(RecvError::Closed) => return None,
+                }
+            }
         })
+        .flat_map(move |signal| stream::iter(woken(&store, signal.as_deref())))
     }
+}
+
+/// The objects of `store` that `signal` concerns (`None`: signals were missed; every waiting
+/// object).
+fn woken<K: Managed>(
+    store: &Store<Cached<K>>,
+    signal: Option<&Signal>,
+) -> Vec<ObjectRef<Cached<K>>> {
+    let reason = |o: &Cached<K>| o.ready().map(|(_, r)| r);
+    store
+        .state()
+        .iter()
+        .filter(|o| match (signal, reason(o).as_deref()) {
+            (None, Some("DependencyNotFound" | "DeletionBlocked")) => true,
+            (Some(Signal::Ready(kind, key)), Some("DependencyNotFound")) => {
+                K::NEEDS.contains(kind)
+                    && serde_json::from_str::<K::Spec>(o.spec.get()).is_ok_and(|spec| {
+                        K::references(&spec)
+                            .iter()
+                            .any(|(k, v)| k == kind && v == key)
+                    })
+            }
+            (Some(Signal::Deleted(kind, held)), Some("DeletionBlocked")) => {
+                K::HELD_BY.contains(kind)
+                    && o.decode().is_ok_and(|object| {
+                        let own = object.locate().key();
+                        held.iter().any(|(k, v)| *k == K::KIND && *v == own)
+                    })
+            }
+            _ => false,
+        })
+        .map(|o| ObjectRef::from_obj(o.as_ref()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -122,11 +126,12 @@ mod tests {
     use super::*;
     use crate::crd::{Launch, Project};
 
-    fn launch(name: &str, reason: Option<&str>) -> Cached<Launch> {
+    fn launch(name: &str, feature: &str, reason: Option<&str>) -> Cached<Launch> {
         let mut v = json!({
             "apiVersion": "evidently.launch-operator.io/v1alpha1", "kind": "Launch",
             "metadata": {"name": name, "namespace": "ns", "uid": name},
-            "spec": {"project": "p", "groups": []}
+            "spec": {"project": "arn:aws:evidently:us-east-1:1:project/shop",
+                     "groups": [{"name": "g", "feature": feature, "variation": "v"}]}
         });
         if let Some(r) = reason {
             v["status"] = json!({"conditions": [{"type": "Ready", "status": "False", "reason": r,
@@ -135,38 +140,75 @@ mod tests {
         serde_json::from_value(v).unwrap()
     }
 
+    fn project(name: &str, reason: &str) -> Cached<Project> {
+        serde_json::from_value(json!({
+            "apiVersion": "evidently.launch-operator.io/v1alpha1", "kind": "Project",
+            "metadata": {"name": name, "namespace": "ns", "uid": name},
+            "spec": {},
+            "status": {"conditions": [{"type": "Ready", "status": "False", "reason": reason,
+                "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}
+        }))
+        .unwrap()
+    }
+
+    async fn next_names<K: Managed>(
+        woken: &mut (impl Stream<Item = ObjectRef<Cached<K>>> + Unpin),
+    ) -> Option<String> {
+        tokio::time::timeout(Duration::from_millis(100), woken.next())
+            .await
+            .ok()
+            .flatten()
+            .map(|r| r.name)
+    }
+
     #[tokio::test]
-    async fn a_ready_dependency_wakes_exactly_the_objects_waiting_for_one() {
+    async fn a_ready_dependency_wakes_exactly_the_objects_waiting_for_it() {
         let signals = Signals::new();
         let (store, mut writer) = reflector::store::<Cached<Launch>>();
         for l in [
-            launch("waits", Some("DependencyNotFound")),
-            launch("invalid", Some("InvalidSpec")),
-            launch("new", None),
+            launch("waits-for-checkout", "checkout", Some("DependencyNotFound")),
+            launch("waits-for-search", "search", Some("DependencyNotFound")),
+            launch("invalid", "checkout", Some("InvalidSpec")),
+            launch("new", "checkout", None),
         ] {
             writer.apply_watcher_event(&watcher::Event::Apply(l));
         }
         let mut woken = Box::pin(signals.waiting::<Launch>(store));
-        // Nothing happened yet: nothing is woken.
-        assert!(
-            tokio::time::timeout(Duration::from_millis(50), woken.next())
-                .await
-                .is_err()
+        signals.ready("Feature", "shop/recommendations".into());
+        signals.ready("Feature", "shop/checkout".into());
+        assert_eq!(
+            next_names(&mut woken).await.as_deref(),
+            Some("waits-for-checkout")
         );
-        // A kind the launches do not depend on: still nothing.
-        signals.deleted(<Project as Managed>::KIND);
-        assert!(
-            tokio::time::timeout(Duration::from_millis(50), woken.next())
-                .await
-                .is_err()
+        assert_eq!(next_names(&mut woken).await, None, "nothing else");
+        // The project (named by ARN in the launches) wakes both.
+        signals.ready("Project", "shop".into());
+        let mut both = vec![
+            next_names(&mut woken).await.unwrap(),
+            next_names(&mut woken).await.unwrap(),
+        ];
+        both.sort();
+        assert_eq!(both, ["waits-for-checkout", "waits-for-search"]);
+    }
+
+    #[tokio::test]
+    async fn a_deletion_wakes_the_blocked_objects_it_held() {
+        let signals = Signals::new();
+        let (store, mut writer) = reflector::store::<Cached<Project>>();
+        writer.apply_watcher_event(&watcher::Event::Apply(project("shop", "DeletionBlocked")));
+        writer.apply_watcher_event(&watcher::Event::Apply(project("other", "DeletionBlocked")));
+        let mut woken = Box::pin(signals.waiting::<Project>(store));
+        // A segment does not hold projects; a launch of project shop does.
+        signals.deleted("Segment", vec![("Project", "shop".into())]);
+        assert_eq!(next_names(&mut woken).await, None);
+        signals.deleted(
+            "Launch",
+            vec![
+                ("Project", "shop".into()),
+                ("Feature", "shop/checkout".into()),
+            ],
         );
-        signals.ready(<Project as Managed>::KIND);
-        let first = woken.next().await.unwrap();
-        assert_eq!(first.name, "waits");
-        assert!(
-            tokio::time::timeout(Duration::from_millis(50), woken.next())
-                .await
-                .is_err()
-        );
+        assert_eq!(next_names(&mut woken).await.as_deref(), Some("shop"));
+        assert_eq!(next_names(&mut woken).await, None);
     }
 }

@@ -80,6 +80,10 @@ impl Managed for Feature {
     const NEEDS: &'static [&'static str] = &["Project"];
     const HELD_BY: &'static [&'static str] = &["Launch"];
 
+    fn references(spec: &FeatureSpec) -> Vec<(&'static str, String)> {
+        vec![("Project", super::project_name(&spec.project).to_string())]
+    }
+
     fn from_parts(metadata: ObjectMeta, spec: FeatureSpec, status: Option<FeatureStatus>) -> Self {
         Feature {
             metadata,

@@ -12,7 +12,7 @@ use crate::{
         DeletionPolicy, ExecutionAction, ExecutionStatusSpec, Launch, LaunchExecutionStatus,
         LaunchSpec, LaunchStatus, validate_spec,
     },
-    evidently::{Evidently, EvidentlyError, ObservedLaunch, diff},
+    evidently::{Evidently, EvidentlyError, ObservedLaunch, diff, launch::segment_name},
     rules::{CreateLaunchInput, ScheduledSplitConfig, Violation},
     time::rfc3339,
 };
@@ -65,6 +65,26 @@ impl Managed for Launch {
     const NOUN: &'static str = "launch";
     const NEEDS: &'static [&'static str] = &["Project", "Feature", "Segment"];
     const HELD_BY: &'static [&'static str] = &[];
+
+    fn references(spec: &LaunchSpec) -> Vec<(&'static str, String)> {
+        let project = super::project_name(&spec.project);
+        let mut refs = vec![("Project", project.to_string())];
+        refs.extend(
+            spec.groups
+                .iter()
+                .map(|g| ("Feature", format!("{project}/{}", g.feature))),
+        );
+        refs.extend(
+            spec.scheduled_splits_config
+                .iter()
+                .flat_map(|c| c.steps.iter())
+                .flat_map(|s| s.segment_overrides.iter().flatten())
+                .map(|o| ("Segment", segment_name(&o.segment).to_string())),
+        );
+        refs.sort();
+        refs.dedup();
+        refs
+    }
 
     fn from_parts(metadata: ObjectMeta, spec: LaunchSpec, status: Option<LaunchStatus>) -> Self {
         Launch {

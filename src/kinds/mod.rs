@@ -31,6 +31,25 @@ pub struct Locator {
     pub name: String,
 }
 
+impl Locator {
+    /// How dependencies name the resource: `<project>/<name>` inside a project, `<name>`
+    /// otherwise; a project given by ARN counts by its name.
+    pub fn key(&self) -> String {
+        match &self.project {
+            Some(p) => format!("{}/{}", project_name(p), self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
+/// The project name of a project reference (a name or a project ARN).
+pub fn project_name(reference: &str) -> &str {
+    match reference.split_once(":project/") {
+        Some((_, rest)) if reference.starts_with("arn:") => rest.split('/').next().unwrap_or(rest),
+        _ => reference,
+    }
+}
+
 impl std::fmt::Display for Locator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.project {
@@ -77,6 +96,14 @@ pub trait Managed:
     /// Kinds whose objects being deleted may let the deletion of an object of this kind that
     /// waits with `DeletionBlocked` go on.
     const HELD_BY: &'static [&'static str];
+
+    /// The resources this one needs in Evidently, as (kind, [`Locator::key`]): a launch's
+    /// project, features and segments, a feature's project. A resource waiting for one of them
+    /// is reconciled when it becomes Ready; one whose deletion waits is retried when an object
+    /// that needs it is deleted.
+    fn references(_spec: &Self::Spec) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
 
     fn from_parts(metadata: ObjectMeta, spec: Self::Spec, status: Option<Self::Status>) -> Self;
     fn spec(&self) -> &Self::Spec;
