@@ -170,7 +170,9 @@ impl ApiError {
             ApiError::NotFound { .. } | ApiError::Missing { .. } => "ResourceNotFoundException",
             ApiError::Conflict { .. } => "ConflictException",
             ApiError::QuotaExceeded { .. } => "ServiceQuotaExceededException",
-            ApiError::Internal(StoreError::Closed) => "ServiceUnavailableException",
+            ApiError::Internal(StoreError::Closed | StoreError::Unavailable(_)) => {
+                "ServiceUnavailableException"
+            }
             ApiError::Internal(_) => "InternalServerException",
         }
     }
@@ -182,7 +184,9 @@ impl ApiError {
             ApiError::NotFound { .. } | ApiError::Missing { .. } => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::QuotaExceeded { .. } => StatusCode::PAYMENT_REQUIRED,
-            ApiError::Internal(StoreError::Closed) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(StoreError::Closed | StoreError::Unavailable(_)) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -237,6 +241,9 @@ impl ApiError {
             ApiError::Internal(StoreError::Closed) => {
                 json!({"message": "The service is shutting down."})
             }
+            ApiError::Internal(StoreError::Unavailable(_)) => {
+                json!({"message": "The database is unavailable; retry later."})
+            }
             ApiError::Internal(_) => json!({"message": "Internal server error."}),
         }
     }
@@ -287,6 +294,11 @@ mod tests {
             ),
             (
                 ApiError::Internal(StoreError::Closed),
+                503,
+                "ServiceUnavailableException",
+            ),
+            (
+                ApiError::Internal(StoreError::Unavailable("connection refused".into())),
                 503,
                 "ServiceUnavailableException",
             ),
