@@ -57,13 +57,21 @@ pub struct EmulatorArgs {
     /// Address the API (and /healthz, /readyz, /metrics) listens on.
     #[arg(long, env = "EMULATOR_LISTEN", default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,
-    /// Directory of the SQLite database; created if missing.
+    /// Directory of the SQLite database; created if missing. Unused with `--database-url`.
     #[arg(
         long,
         env = "EMULATOR_DATA_DIR",
         default_value = "/var/lib/evidently-emulator"
     )]
     pub data_dir: PathBuf,
+    /// PostgreSQL database to keep resources in instead of SQLite (`postgres://user:password@
+    /// host:port/dbname`), so that several replicas share them. Unset: SQLite in `--data-dir`.
+    #[arg(long, env = "EMULATOR_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Most connections to PostgreSQL this replica opens (reads and writes, plus one for
+    /// notifications). Unused without `--database-url`.
+    #[arg(long, env = "EMULATOR_DATABASE_POOL_SIZE", default_value_t = 16)]
+    pub database_pool_size: usize,
     /// Region used in ARNs.
     #[arg(long, env = "EMULATOR_REGION", default_value = "us-east-1")]
     pub region: String,

@@ -173,6 +173,58 @@ fn the_emulator_overlay_installs_the_operator_pointed_at_the_in_cluster_emulator
 }
 
 #[test]
+fn the_postgres_overlay_runs_three_stateless_emulators_on_a_database_url_from_a_secret() {
+    let objects = render("emulator-postgres");
+    let names = kinds(&objects);
+    assert!(
+        !names.contains(&"StatefulSet/evidently-emulator".to_string()),
+        "{names:?}"
+    );
+    for expected in [
+        "Deployment/evidently-emulator",
+        "Deployment/launch-operator",
+        "PodDisruptionBudget/evidently-emulator",
+        "Service/evidently-emulator",
+    ] {
+        assert!(
+            names.contains(&expected.to_string()),
+            "{expected}: {names:?}"
+        );
+    }
+    let emulator = find(&objects, "Deployment", "evidently-emulator");
+    assert_restricted(emulator);
+    assert_eq!(emulator["spec"]["replicas"], json!(3));
+    let pod = &emulator["spec"]["template"]["spec"];
+    assert!(pod["volumes"].is_null(), "no data on the replicas");
+    let container = &pod["containers"][0];
+    let url = container["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "EMULATOR_DATABASE_URL")
+        .expect("EMULATOR_DATABASE_URL");
+    assert_eq!(
+        url["valueFrom"]["secretKeyRef"],
+        json!({"name": "evidently-emulator-database", "key": "uri"})
+    );
+    assert_eq!(
+        container["readinessProbe"]["httpGet"]["path"],
+        json!("/readyz")
+    );
+    let pdb = find(&objects, "PodDisruptionBudget", "evidently-emulator");
+    assert_eq!(pdb["spec"]["maxUnavailable"], json!(1));
+    assert_eq!(
+        pdb["spec"]["selector"]["matchLabels"],
+        emulator["spec"]["selector"]["matchLabels"]
+    );
+    let service = find(&objects, "Service", "evidently-emulator");
+    assert_eq!(
+        service["spec"]["selector"],
+        emulator["spec"]["selector"]["matchLabels"]
+    );
+}
+
+#[test]
 fn the_aws_overlay_has_no_emulator_and_an_iam_role_to_fill_in() {
     let objects = render("aws");
     assert!(!objects.iter().any(|o| o["kind"] == "StatefulSet"));
@@ -187,7 +239,7 @@ fn the_aws_overlay_has_no_emulator_and_an_iam_role_to_fill_in() {
 /// admissionregistration.k8s.io (MutatingAdmissionPolicy v1 needs 1.36).
 #[test]
 fn the_default_overlays_leave_the_admission_policy_out() {
-    for overlay in ["emulator", "aws"] {
+    for overlay in ["emulator", "emulator-postgres", "aws"] {
         let objects = render(overlay);
         let admission: Vec<String> = objects
             .iter()

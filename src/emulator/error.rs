@@ -180,7 +180,9 @@ impl ApiError {
             ApiError::QuotaExceeded { .. } => "ServiceQuotaExceededException",
             ApiError::Unauthenticated(e) => e.code,
             ApiError::AccessDenied { .. } => "AccessDeniedException",
-            ApiError::Internal(StoreError::Closed) => "ServiceUnavailableException",
+            ApiError::Internal(StoreError::Closed | StoreError::Unavailable(_)) => {
+                "ServiceUnavailableException"
+            }
             ApiError::Internal(_) => "InternalServerException",
         }
     }
@@ -193,7 +195,9 @@ impl ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::QuotaExceeded { .. } => StatusCode::PAYMENT_REQUIRED,
             ApiError::Unauthenticated(_) | ApiError::AccessDenied { .. } => StatusCode::FORBIDDEN,
-            ApiError::Internal(StoreError::Closed) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(StoreError::Closed | StoreError::Unavailable(_)) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -250,6 +254,9 @@ impl ApiError {
             ApiError::Internal(StoreError::Closed) => {
                 json!({"message": "The service is shutting down."})
             }
+            ApiError::Internal(StoreError::Unavailable(_)) => {
+                json!({"message": "The database is unavailable; retry later."})
+            }
             ApiError::Internal(_) => json!({"message": "Internal server error."}),
         }
     }
@@ -300,6 +307,11 @@ mod tests {
             ),
             (
                 ApiError::Internal(StoreError::Closed),
+                503,
+                "ServiceUnavailableException",
+            ),
+            (
+                ApiError::Internal(StoreError::Unavailable("connection refused".into())),
                 503,
                 "ServiceUnavailableException",
             ),

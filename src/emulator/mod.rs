@@ -9,7 +9,8 @@
 //! * [`ops`] — what each operation does, over a store transaction;
 //! * [`eval`] — the data plane: evaluations on in-memory compiled views of projects;
 //! * [`resources`] — the stored documents; [`arn`] — ARNs and name-or-ARN references;
-//! * [`store`] — the `Store` trait, SQLite (durable) and in-memory (tests) implementations.
+//! * [`store`] — the `Store` trait, SQLite (durable, the default), PostgreSQL (shared by
+//!   several replicas) and in-memory (tests) implementations.
 //!
 //! Not emulated: experiments, UpdateProjectDataDelivery, request signatures, throttling; events
 //! (PutProjectEvents) are validated and counted, not kept. Behaviour where the service is
@@ -33,7 +34,11 @@ use tokio::net::TcpListener;
 
 pub use http::router;
 
-use self::{arn::Arns, metrics::Metrics, store::SqliteStore};
+use self::{
+    arn::Arns,
+    metrics::Metrics,
+    store::{PostgresStore, SqliteStore},
+};
 use crate::cli::EmulatorArgs;
 
 /// What the emulator needs besides its store.
@@ -69,8 +74,9 @@ pub struct Emulator<S> {
     store: S,
     arns: Arc<Arns>,
     metrics: Metrics,
-    /// Compiled projects for evaluations; invalidated by every committed write.
-    views: eval::Views,
+    /// Compiled projects for evaluations; invalidated by every committed write, this
+    /// process's or (through the store's notifications) another replica's.
+    views: Arc<eval::Views>,
     body_limit: usize,
     response_delays: Vec<(String, std::time::Duration)>,
     auth: Option<Arc<auth::Keys>>,
@@ -80,11 +86,14 @@ pub struct Emulator<S> {
 
 impl<S: store::Store> Emulator<S> {
     pub fn new(store: S, settings: &Settings) -> Arc<Emulator<S>> {
+        let views = Arc::new(eval::Views::default());
+        let followed = views.clone();
+        store.follow(Arc::new(move |event| followed.foreign(event)));
         Arc::new(Emulator {
             store,
             arns: Arc::new(Arns::new(&settings.region, &settings.account_id)),
             metrics: Metrics::new(),
-            views: eval::Views::default(),
+            views,
             body_limit: settings.body_limit,
             response_delays: settings.response_delays.clone(),
             auth: settings.auth.clone(),
@@ -122,12 +131,9 @@ pub async fn serve<S: store::Store>(
         .await
 }
 
-/// Runs the emulator until SIGTERM/SIGINT.
+/// Runs the emulator until SIGTERM/SIGINT, on PostgreSQL if `--database-url` is given and on
+/// SQLite in `--data-dir` otherwise.
 pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
-    let data_dir = args.data_dir.clone();
-    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&data_dir))
-        .await
-        .context("opening the store")??;
     let auth = match (args.auth, &args.auth_keys) {
         (crate::cli::AuthMode::Off, _) => None,
         (crate::cli::AuthMode::Sigv4, None) => anyhow::bail!(
@@ -141,19 +147,44 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         }
     };
     let settings = Settings {
-        region: args.region,
-        account_id: args.account_id,
+        region: args.region.clone(),
+        account_id: args.account_id.clone(),
         body_limit: args.body_limit,
-        response_delays: args.fault_delay,
+        response_delays: args.fault_delay.clone(),
         auth,
     };
-    let emulator = Emulator::new(store, &settings);
+    match &args.database_url {
+        Some(url) => {
+            let store = PostgresStore::connect(url, args.database_pool_size)
+                .await
+                .context("opening the PostgreSQL store")?;
+            let database = format!("postgres://{}", store.target());
+            listen_and_serve(store, &args, &settings, &database).await
+        }
+        None => {
+            let data_dir = args.data_dir.clone();
+            let store = tokio::task::spawn_blocking(move || SqliteStore::open(&data_dir))
+                .await
+                .context("opening the store")??;
+            let database = args.data_dir.display().to_string();
+            listen_and_serve(store, &args, &settings, &database).await
+        }
+    }
+}
+
+async fn listen_and_serve<S: store::Store>(
+    store: S,
+    args: &EmulatorArgs,
+    settings: &Settings,
+    database: &str,
+) -> anyhow::Result<()> {
+    let emulator = Emulator::new(store, settings);
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     tracing::info!(
         listen = %listener.local_addr().unwrap_or(args.listen),
-        data_dir = %args.data_dir.display(),
+        store = %database,
         region = %settings.region,
         account_id = %settings.account_id,
         "Evidently emulator listening"

@@ -6,7 +6,8 @@
 //! the emulator commits: each committed write bumps a generation counter ([`Views::invalidate`]),
 //! and a view built at an older generation is rebuilt (one store read) before it is used. So a
 //! write is visible to the next evaluation on the same process; between writes, evaluations
-//! only read memory.
+//! only read memory. With a shared store (PostgreSQL), other replicas' writes invalidate the
+//! views the same way, through the store's notifications ([`Views::foreign`]).
 //!
 //! The decision, in order (docs/emulator.md has the full text):
 //! 1. `evaluationStrategy` DEFAULT_VARIATION → the default variation, reason `DEFAULT`;
@@ -26,7 +27,7 @@ use std::{
     collections::HashMap,
     sync::{
         Arc, RwLock,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
 };
 
@@ -38,7 +39,7 @@ use super::{
     error::ApiError,
     ops::{Reply, load},
     resources::{Feature, Launch, LaunchStatus, Segment},
-    store::{Key, Kind, Reader, Store, StoreError},
+    store::{Foreign, Key, Kind, Reader, Store, StoreError},
 };
 use crate::pattern::{Context, Pattern};
 
@@ -388,9 +389,23 @@ impl ProjectView {
 pub struct Views {
     generation: AtomicU64,
     projects: RwLock<HashMap<String, Arc<ProjectView>>>,
+    /// Set while a shared store cannot tell us about other replicas' writes: every view is then
+    /// built for its request and never kept.
+    deaf: AtomicBool,
 }
 
 impl Views {
+    /// Follows other replicas' writes (a shared store's notifications): any of them makes every
+    /// view stale; while they cannot be heard, no view is kept at all.
+    pub fn foreign(&self, event: Foreign) {
+        match event {
+            Foreign::Changed => {}
+            Foreign::Deaf => self.deaf.store(true, Ordering::Release),
+            Foreign::Listening => self.deaf.store(false, Ordering::Release),
+        }
+        self.invalidate();
+    }
+
     /// Called after every committed write: every view is stale from now on.
     pub fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
@@ -408,12 +423,13 @@ impl Views {
         project: &str,
     ) -> Result<Option<Arc<ProjectView>>, ApiError> {
         let generation = self.generation.load(Ordering::Acquire);
+        let deaf = self.deaf.load(Ordering::Acquire);
         if let Some(view) = self
             .projects
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(project)
-            .filter(|v| v.generation == generation)
+            .filter(|v| v.generation == generation && !deaf)
         {
             return Ok(Some(view.clone()));
         }
@@ -427,7 +443,9 @@ impl Views {
         };
         // Only a view of the current generation is kept (a write may have happened meanwhile;
         // this view is still right for the request that asked, which started before it).
-        if self.generation.load(Ordering::Acquire) == generation {
+        if self.generation.load(Ordering::Acquire) == generation
+            && !self.deaf.load(Ordering::Acquire)
+        {
             self.projects
                 .write()
                 .unwrap_or_else(|e| e.into_inner())

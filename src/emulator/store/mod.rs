@@ -2,18 +2,37 @@
 //! see SQL: documents (the JSON each Get operation returns) keyed by kind, scope and name, plus
 //! the references from launches to the features and segments they use.
 //!
-//! Two implementations: [`SqliteStore`] (the real one: durable, WAL, group commit) and
-//! [`MemoryStore`] (tests only). Neither knows the Evidently rules: quotas, duplicates and
+//! Three implementations: [`SqliteStore`] (the default: durable, WAL, group commit, one
+//! replica), [`PostgresStore`] (several stateless replicas on one shared database, chosen with
+//! `--database-url`) and [`MemoryStore`] (tests only). None knows the Evidently rules: quotas, duplicates and
 //! reference checks are done by the operations inside one [`Store::write`] call, which is what
 //! makes them atomic.
 
 mod memory;
+mod postgres;
 mod sqlite;
 
-use std::future::Future;
+use std::{future::Future, sync::Arc};
 
 pub use memory::MemoryStore;
+pub use postgres::{CHANNEL as POSTGRES_CHANNEL, PostgresStore};
 pub use sqlite::SqliteStore;
+
+/// What a store shared with other processes tells this process about their writes, for what it
+/// keeps in memory (the evaluation views).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Foreign {
+    /// Another process may have changed what is stored.
+    Changed,
+    /// Other processes' writes can no longer be heard (the listening connection is lost):
+    /// nothing kept in memory can be trusted until [`Foreign::Listening`].
+    Deaf,
+    /// Listening (again); writes may have been missed while deaf.
+    Listening,
+}
+
+/// Called with each [`Foreign`] event, from the store's own task.
+pub type Listener = Arc<dyn Fn(Foreign) + Send + Sync>;
 
 /// The four kinds of resource the emulator keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -122,6 +141,24 @@ pub enum StoreError {
     NotStored(Key),
     #[error("the store is shut down")]
     Closed,
+    #[error("the database URL is not valid: {0}")]
+    DatabaseUrl(String),
+    #[error("cannot connect to PostgreSQL at {target}: {reason}")]
+    Connect { target: String, reason: String },
+    #[error(
+        "PostgreSQL at {target} is version {found} (server_version_num); \
+         the emulator needs {minimum} or newer"
+    )]
+    UnsupportedServer {
+        target: String,
+        found: i32,
+        minimum: i32,
+    },
+    /// The database cannot be reached now; the request may be retried.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Postgres(String),
     #[error("a store task failed: {0}")]
     Task(String),
 }
@@ -169,8 +206,8 @@ pub trait Tx: Reader {
     fn delete(&mut self, key: &Key) -> Result<bool, StoreError>;
 }
 
-/// A place to keep resources. `read` and `write` run the closure on a blocking thread (SQLite)
-/// and never on the async runtime's workers.
+/// A place to keep resources. `read` and `write` run the closure on a blocking thread (SQLite,
+/// PostgreSQL) and never on the async runtime's workers.
 pub trait Store: Send + Sync + 'static {
     /// Runs `f` against a consistent snapshot.
     fn read<R, E, F>(&self, f: F) -> impl Future<Output = Result<R, E>> + Send
@@ -186,6 +223,12 @@ pub trait Store: Send + Sync + 'static {
         F: FnOnce(&mut dyn Tx) -> Result<R, E> + Send + 'static,
         R: Send + 'static,
         E: From<StoreError> + Send + 'static;
+
+    /// Registers `listener` for other processes' writes. A store only this process writes
+    /// (SQLite, memory) never calls it.
+    fn follow(&self, listener: Listener) {
+        let _ = listener;
+    }
 
     /// Whether reads and writes work (for `/readyz`).
     fn ready(&self) -> impl Future<Output = Result<(), StoreError>> + Send {
