@@ -34,6 +34,18 @@ if [ -z "${KUBEBUILDER_ASSETS:-}" ] || [ -z "${KUBEBUILDER_ASSETS_OLDEST:-}" ]; 
   cp_pid=$!
 fi
 
+# PostgreSQL's server binaries for the store tests (tests/support/postgres.rs): Debian's
+# package, installed when missing (CI runs as root; elsewhere install `postgresql` yourself).
+if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && [ -z "${PG_BIN:-}" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "==> installing PostgreSQL (apt-get install postgresql)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  else
+    echo "error: PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin/initdb); install Debian's postgresql package or set PG_BIN" >&2
+    exit 1
+  fi
+fi
+
 echo "==> cargo fmt --check"
 cargo fmt --check
 echo "==> cargo clippy --all-targets -- -D warnings"
