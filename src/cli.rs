@@ -24,7 +24,7 @@ pub enum Command {
     /// Run the controller: reconcile Launch resources against Evidently.
     Controller(Box<ControllerArgs>),
     /// Run the Evidently emulator: the Evidently REST-JSON API over HTTP, with durable storage.
-    Emulator(EmulatorArgs),
+    Emulator(Box<EmulatorArgs>),
     /// Print the Launch CustomResourceDefinition (YAML), as committed under crds/.
     Crds,
     /// Check Launch manifests offline with the same rules as the API server and the controller.

@@ -71,12 +71,10 @@ impl Signals {
     ) -> impl Stream<Item = ObjectRef<Cached<K>>> + Send + 'static {
         let rx = self.tx.subscribe();
         stream::unfold(rx, |mut rx| async move {
-            loop {
-                match rx.recv().await {
-                    Ok(signal) => return Some((Some(signal), rx)),
-                    Err(RecvError::Lagged(_)) => return Some((None, rx)),
-                    Err(RecvError::Closed) => return None,
-                }
+            match rx.recv().await {
+                Ok(signal) => Some((Some(signal), rx)),
+                Err(RecvError::Lagged(_)) => Some((None, rx)),
+                Err(RecvError::Closed) => None,
             }
         })
         .flat_map(move |signal| stream::iter(woken(&store, signal.as_deref())))
