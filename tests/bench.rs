@@ -12,7 +12,9 @@
 //! 4. memory: peak RSS of a controller started against M launches (it converges them all);
 //! 5. the emulator: CreateLaunch, GetLaunch, EvaluateFeature and BatchEvaluateFeature (20
 //!    evaluations per call) throughput and latency at concurrency 1, 8, 64, each against the
-//!    floor of the same run: `GET /healthz` (no work) at the same concurrency.
+//!    floor of the same run: `GET /healthz` (no work) at the same concurrency; and GetLaunch and
+//!    EvaluateFeature signed by the client against an emulator that checks signatures
+//!    (`--auth sigv4`), the cost of verification beside the unsigned rows.
 //! 6. a whole setup from empty (issue 14): projects, features, segments and launches (some with
 //!    segment overrides, some running) applied at once in a shuffled order, time until every
 //!    object is Ready, against the baseline of the same client writing the same objects and one
@@ -465,6 +467,9 @@ impl Results {
                 ("GetLaunch", 64, _, _) => format!("≥ 20k/s: {}", verdict(*rate >= 20_000.0)),
                 ("CreateLaunch", _, _, Some(p)) => {
                     format!("p99 ≤ 3× the floor's p99: {}", verdict(p <= 3.0))
+                }
+                (SIGNED_GET | SIGNED_EVALUATE, _, _, _) => {
+                    "the cost of signatures: compare with the unsigned row".to_string()
                 }
                 (EVALUATE, 64, Some(r), Some(p)) => format!(
                     "≥ 0.8× the floor's rate and p99 ≤ 2× the floor's p99: {}",
@@ -1901,6 +1906,8 @@ const HTTP_FLOOR: &str = "GET /healthz (no work, the floor)";
 /// The row names of the data plane.
 const EVALUATE: &str = "EvaluateFeature";
 const BATCH_EVALUATE: &str = "BatchEvaluateFeature (20 per call)";
+const SIGNED_GET: &str = "GetLaunch, signed (--auth sigv4)";
+const SIGNED_EVALUATE: &str = "EvaluateFeature, signed (--auth sigv4)";
 /// Evaluations per batch call.
 const BATCH: usize = 20;
 /// Launches per project the CreateLaunch runs fill up to (the emulator allows 500).
@@ -2133,7 +2140,125 @@ async fn emulator_bench(s: &Settings) -> Vec<(&'static str, usize, f64, Duration
         .await;
         out.push((BATCH_EVALUATE, concurrency, rate, p50, p99));
     }
+    out.extend(signed_rows(s, &http).await);
     out
+}
+
+/// The cost of signatures: the same GetLaunch and EvaluateFeature calls against an emulator
+/// that checks them (`--auth sigv4`), each signed by the client with `aws-sigv4` as the SDKs
+/// do, beside the unsigned rows of the same run.
+async fn signed_rows(
+    s: &Settings,
+    http: &Http,
+) -> Vec<(&'static str, usize, f64, Duration, Duration)> {
+    let emulator = start_emulator(&[]).await;
+    let addr: SocketAddr = emulator
+        .url()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let feature = json!({"name": "f", "variations": [
+        {"name": "v1", "value": {"stringValue": "a"}},
+        {"name": "v2", "value": {"stringValue": "b"}}
+    ]});
+    let launch = json!({
+        "name": "signed",
+        "groups": [
+            {"name": "control", "feature": "f", "variation": "v1"},
+            {"name": "treatment", "feature": "f", "variation": "v2"}
+        ],
+        "scheduledSplitsConfig": {"steps": [
+            {"startTime": 1700000000, "groupWeights": {"control": 50000, "treatment": 50000}}
+        ]}
+    });
+    for (path, body) in [
+        ("/projects", json!({"name": "p0"}).to_string()),
+        ("/projects/p0/features", feature.to_string()),
+        ("/projects/p0/launches", launch.to_string()),
+        ("/projects/p0/launches/signed/start", String::new()),
+    ] {
+        assert_eq!(
+            signed_call(http, addr, "POST", path, body).await,
+            200,
+            "{path}"
+        );
+    }
+    let mut out = Vec::new();
+    for &concurrency in &s.emulator_levels {
+        let h = http.clone();
+        let (rate, p50, p99) = load(concurrency, s.emulator_gets, move |_| {
+            let h = h.clone();
+            async move {
+                signed_call(
+                    &h,
+                    addr,
+                    "GET",
+                    "/projects/p0/launches/signed",
+                    String::new(),
+                )
+                .await
+            }
+        })
+        .await;
+        out.push((SIGNED_GET, concurrency, rate, p50, p99));
+    }
+    for &concurrency in &s.emulator_levels {
+        let h = http.clone();
+        let (rate, p50, p99) = load(concurrency, s.emulator_gets, move |i| {
+            let h = h.clone();
+            async move {
+                let body = json!({"entityId": format!("user-{i}")}).to_string();
+                signed_call(&h, addr, "POST", "/projects/p0/evaluations/f", body).await
+            }
+        })
+        .await;
+        out.push((SIGNED_EVALUATE, concurrency, rate, p50, p99));
+    }
+    out
+}
+
+/// One request signed with the test key (`support::TEST_KEYS`), as the SDKs sign.
+async fn signed_call(http: &Http, addr: SocketAddr, method: &str, path: &str, body: String) -> u16 {
+    use aws_sigv4::{
+        http_request::{SignableBody, SignableRequest, SigningSettings, sign},
+        sign::v4,
+    };
+    let identity =
+        aws_credential_types::Credentials::new("test", "test", None, None, "bench").into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("evidently")
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let host = addr.to_string();
+    let url = format!("http://{host}{path}");
+    let headers = [
+        ("host", host.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let signable = SignableRequest::new(
+        method,
+        url.as_str(),
+        headers.into_iter(),
+        SignableBody::Bytes(body.as_bytes()),
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut request = Request::builder()
+        .method(method)
+        .uri(&url)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
+    instructions.apply_to_request_http1x(&mut request);
+    let response = http.request(request).await.unwrap();
+    let status = response.status().as_u16();
+    response.into_body().collect().await.unwrap();
+    status
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2304,7 +2429,7 @@ async fn bench_smoke_tiny_n() {
     assert!(r.converge_hwm_kib > 0);
     assert_eq!(r.memory.len(), 1);
     assert!(r.memory.iter().all(|m| m.1 > 0));
-    assert_eq!(r.emulator.len(), 5 * s.emulator_levels.len());
+    assert_eq!(r.emulator.len(), 7 * s.emulator_levels.len());
     assert!(r.emulator.iter().all(|e| e.2 > 0.0));
     assert!(r.converge_no_policy > Duration::ZERO && r.baseline_policy > Duration::ZERO);
     assert_eq!(r.deleted, s.n + s.seq + s.n);

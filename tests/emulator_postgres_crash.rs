@@ -20,7 +20,7 @@ use http_body_util::Full;
 use hyper::body::Bytes;
 use pg_server::Postgres;
 use serde_json::{Value, json};
-use support::{Process, http_get, start_emulator};
+use support::{Process, http_get, start_emulator_unsigned};
 
 /// POSTs `body`; the status, or the transport error (a killed replica). Never waits more
 /// than 15 s: a hang is a failure.
@@ -41,7 +41,8 @@ async fn post(url: &str, body: &Value) -> Result<u16, String> {
 async fn replicas(url: &str, n: usize) -> Vec<Process> {
     let mut out = Vec::new();
     for _ in 0..n {
-        out.push(start_emulator(&[&format!("--database-url={url}")]).await);
+        // Unsigned: these tests drive raw HTTP; signatures are tested in emulator_auth.rs.
+        out.push(start_emulator_unsigned(&[&format!("--database-url={url}")]).await);
     }
     out
 }
