@@ -73,32 +73,26 @@ pub fn validate_feature_spec(
     s.body
         .insert("project".into(), Value::String(project.clone()));
     let body = Value::Object(std::mem::take(&mut s.body));
-    let mut violations = rules::validate_shape("CreateFeatureRequest", &body, "");
-    let result = match serde_json::from_value::<CreateFeatureInput>(body) {
-        Ok(input) => {
+    let result = typed(
+        "CreateFeatureRequest",
+        body,
+        |input: &CreateFeatureInput| {
             let default = input
                 .default_variation
                 .clone()
                 .or_else(|| input.variations.first().map(|v| v.name.clone()))
                 .unwrap_or_default();
-            if let Err(more) = check_variations(
+            check_variations(
                 input.variations.iter().map(|v| (v.name.as_str(), &v.value)),
                 "variations",
                 &default,
                 "defaultVariation",
                 &input.entity_overrides.clone().unwrap_or_default(),
-            ) {
-                violations.extend(more);
-            }
-            if violations.is_empty() {
-                Ok(input)
-            } else {
-                Err(violations)
-            }
-        }
-        Err(e) if violations.is_empty() => Err(vec![Violation::new("", e.to_string())]),
-        Err(_) => Err(violations),
-    };
+            )
+            .err()
+            .unwrap_or_default()
+        },
+    );
     s.finish(result, project.is_empty())
 }
 

@@ -5,13 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
 use super::{Locator, Managed, blank};
 use crate::{
     crd::{
-        DeletionPolicy, Feature, FeatureSpec, FeatureStatus, feature::EvaluationRuleStatus,
+        Feature, FeatureSpec, FeatureStatus, feature::EvaluationRuleStatus,
         spec::validate_feature_spec,
     },
     evidently::{Evidently, EvidentlyError, FeatureUpdate, ObservedFeature},
@@ -84,33 +83,7 @@ impl Managed for Feature {
         vec![("Project", super::project_name(&spec.project).to_string())]
     }
 
-    fn from_parts(metadata: ObjectMeta, spec: FeatureSpec, status: Option<FeatureStatus>) -> Self {
-        Feature {
-            metadata,
-            spec,
-            status,
-        }
-    }
-    fn spec(&self) -> &FeatureSpec {
-        &self.spec
-    }
-    fn status(&self) -> Option<&FeatureStatus> {
-        self.status.as_ref()
-    }
-    fn deletion_policy(&self) -> DeletionPolicy {
-        self.spec.deletion_policy.unwrap_or_default()
-    }
-    fn locate(&self) -> Locator {
-        Locator {
-            project: Some(self.spec.project.clone()),
-            name: self
-                .spec
-                .name
-                .clone()
-                .or_else(|| self.metadata.name.clone())
-                .unwrap_or_default(),
-        }
-    }
+    super::plain_accessors!(Feature, FeatureSpec, FeatureStatus, project = project);
 
     fn validate(spec: &Value, metadata_name: &str) -> Result<CreateFeatureInput, Vec<Violation>> {
         validate_feature_spec(spec, metadata_name)

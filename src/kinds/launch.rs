@@ -3,14 +3,13 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
 use super::{Locator, Managed};
 use crate::{
     crd::{
-        DeletionPolicy, ExecutionAction, ExecutionStatusSpec, Launch, LaunchExecutionStatus,
-        LaunchSpec, LaunchStatus, validate_spec,
+        ExecutionAction, ExecutionStatusSpec, Launch, LaunchExecutionStatus, LaunchSpec,
+        LaunchStatus, validate_spec,
     },
     evidently::{Evidently, EvidentlyError, ObservedLaunch, diff, launch::segment_name},
     rules::{CreateLaunchInput, ScheduledSplitConfig, Violation},
@@ -86,28 +85,7 @@ impl Managed for Launch {
         refs
     }
 
-    fn from_parts(metadata: ObjectMeta, spec: LaunchSpec, status: Option<LaunchStatus>) -> Self {
-        Launch {
-            metadata,
-            spec,
-            status,
-        }
-    }
-    fn spec(&self) -> &LaunchSpec {
-        &self.spec
-    }
-    fn status(&self) -> Option<&LaunchStatus> {
-        self.status.as_ref()
-    }
-    fn deletion_policy(&self) -> DeletionPolicy {
-        self.spec.deletion_policy.unwrap_or_default()
-    }
-    fn locate(&self) -> Locator {
-        Locator {
-            project: Some(self.spec.project.clone()),
-            name: self.launch_name(),
-        }
-    }
+    super::plain_accessors!(Launch, LaunchSpec, LaunchStatus, project = project);
 
     fn validate(spec: &Value, metadata_name: &str) -> Result<LaunchDesired, Vec<Violation>> {
         let input = validate_spec(spec, metadata_name)?;

@@ -178,6 +178,45 @@ pub trait Managed:
     }
 }
 
+/// The accessors every kind implements the same way: its parts, its deletion policy, and where
+/// it lives in Evidently (`project` is the spec member naming the project, for kinds inside
+/// one).
+macro_rules! plain_accessors {
+    ($kind:ident, $spec:ty, $status:ty $(, project = $project:ident)?) => {
+        fn from_parts(
+            metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+            spec: $spec,
+            status: Option<$status>,
+        ) -> Self {
+            $kind { metadata, spec, status }
+        }
+        fn spec(&self) -> &$spec {
+            &self.spec
+        }
+        fn status(&self) -> Option<&$status> {
+            self.status.as_ref()
+        }
+        fn deletion_policy(&self) -> crate::crd::DeletionPolicy {
+            self.spec.deletion_policy.unwrap_or_default()
+        }
+        fn locate(&self) -> crate::kinds::Locator {
+            #[allow(unused_mut, unused_assignments)]
+            let mut project = None;
+            $(project = Some(self.spec.$project.clone());)?
+            crate::kinds::Locator {
+                project,
+                name: self
+                    .spec
+                    .name
+                    .clone()
+                    .or_else(|| self.metadata.name.clone())
+                    .unwrap_or_default(),
+            }
+        }
+    };
+}
+pub(crate) use plain_accessors;
+
 /// The union of the tags of the spec and the operator's ownership tag.
 pub fn with_owner(mut tags: BTreeMap<String, String>, owner: &str) -> BTreeMap<String, String> {
     tags.insert(crate::crd::OWNER_TAG.into(), owner.to_string());

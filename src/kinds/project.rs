@@ -6,12 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
 use super::{Locator, Managed, blank};
 use crate::{
-    crd::{DeletionPolicy, Project, ProjectSpec, ProjectStatus, spec::validate_project_spec},
+    crd::{Project, ProjectSpec, ProjectStatus, spec::validate_project_spec},
     evidently::{Evidently, EvidentlyError, ObservedProject},
     rules::{Violation, project::CreateProjectInput},
     time::rfc3339,
@@ -28,33 +27,7 @@ impl Managed for Project {
     const NEEDS: &'static [&'static str] = &[];
     const HELD_BY: &'static [&'static str] = &["Feature", "Launch"];
 
-    fn from_parts(metadata: ObjectMeta, spec: ProjectSpec, status: Option<ProjectStatus>) -> Self {
-        Project {
-            metadata,
-            spec,
-            status,
-        }
-    }
-    fn spec(&self) -> &ProjectSpec {
-        &self.spec
-    }
-    fn status(&self) -> Option<&ProjectStatus> {
-        self.status.as_ref()
-    }
-    fn deletion_policy(&self) -> DeletionPolicy {
-        self.spec.deletion_policy.unwrap_or_default()
-    }
-    fn locate(&self) -> Locator {
-        Locator {
-            project: None,
-            name: self
-                .spec
-                .name
-                .clone()
-                .or_else(|| self.metadata.name.clone())
-                .unwrap_or_default(),
-        }
-    }
+    super::plain_accessors!(Project, ProjectSpec, ProjectStatus);
 
     fn validate(spec: &Value, metadata_name: &str) -> Result<CreateProjectInput, Vec<Violation>> {
         validate_project_spec(spec, metadata_name)

@@ -5,12 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
 use super::{Locator, Managed, blank};
 use crate::{
-    crd::{DeletionPolicy, Segment, SegmentSpec, SegmentStatus, spec::validate_segment_spec},
+    crd::{Segment, SegmentSpec, SegmentStatus, spec::validate_segment_spec},
     evidently::{Evidently, EvidentlyError, ObservedSegment},
     rules::{Violation, segment::CreateSegmentInput},
     time::rfc3339,
@@ -38,33 +37,7 @@ impl Managed for Segment {
     const NEEDS: &'static [&'static str] = &[];
     const HELD_BY: &'static [&'static str] = &["Launch"];
 
-    fn from_parts(metadata: ObjectMeta, spec: SegmentSpec, status: Option<SegmentStatus>) -> Self {
-        Segment {
-            metadata,
-            spec,
-            status,
-        }
-    }
-    fn spec(&self) -> &SegmentSpec {
-        &self.spec
-    }
-    fn status(&self) -> Option<&SegmentStatus> {
-        self.status.as_ref()
-    }
-    fn deletion_policy(&self) -> DeletionPolicy {
-        self.spec.deletion_policy.unwrap_or_default()
-    }
-    fn locate(&self) -> Locator {
-        Locator {
-            project: None,
-            name: self
-                .spec
-                .name
-                .clone()
-                .or_else(|| self.metadata.name.clone())
-                .unwrap_or_default(),
-        }
-    }
+    super::plain_accessors!(Segment, SegmentSpec, SegmentStatus);
 
     fn validate(spec: &Value, metadata_name: &str) -> Result<CreateSegmentInput, Vec<Violation>> {
         validate_segment_spec(spec, metadata_name)
