@@ -17,10 +17,8 @@ use std::{
 use aws_sdk_evidently::{Client as Evidently, types::LaunchStopDesiredState};
 use kube::{
     Api, Client, ResourceExt,
-    api::{DeleteParams, DynamicObject, ListParams, Patch, PatchParams},
-    core::ApiResource,
+    api::{DeleteParams, DynamicObject, ListParams},
 };
-use launch_operator::crd::{Feature, Launch, Project, Segment};
 use rand::{SeedableRng, seq::SliceRandom};
 use serde_json::{Value, json};
 use support::{
@@ -40,18 +38,8 @@ const FILES: [&str; 6] = [
 ];
 const KINDS: [&str; 4] = ["Project", "Segment", "Feature", "Launch"];
 
-fn resource(kind: &str) -> ApiResource {
-    match kind {
-        "Project" => ApiResource::erase::<Project>(&()),
-        "Feature" => ApiResource::erase::<Feature>(&()),
-        "Segment" => ApiResource::erase::<Segment>(&()),
-        "Launch" => ApiResource::erase::<Launch>(&()),
-        other => panic!("not a kind of this operator: {other}"),
-    }
-}
-
 fn api(client: &Client, ns: &str, kind: &str) -> Api<DynamicObject> {
-    Api::namespaced_with(client.clone(), ns, &resource(kind))
+    Api::namespaced_with(client.clone(), ns, &support::kind_resource(kind))
 }
 
 /// Every document of `examples/`, in namespace `ns`.
@@ -60,15 +48,6 @@ fn setup(ns: &str) -> Vec<Value> {
         .iter()
         .flat_map(|f| example_documents(f, ns))
         .collect()
-}
-
-async fn apply(admin: &Client, ns: &str, doc: &Value) {
-    let kind = doc["kind"].as_str().unwrap();
-    let name = doc["metadata"]["name"].as_str().unwrap();
-    api(admin, ns, kind)
-        .patch(name, &PatchParams::apply("e2e-gitops"), &Patch::Apply(doc))
-        .await
-        .unwrap_or_else(|e| panic!("apply {kind} {name}: {e}"));
 }
 
 /// `kind/name` → (Ready status, reason, message) of every object of the operator's kinds.
@@ -312,7 +291,7 @@ async fn the_examples_converge_from_empty_in_any_order_and_leave_nothing_behind(
                 .collect();
             let started = Instant::now();
             for d in &docs {
-                apply(&admin, ns, d).await;
+                support::apply_document(&admin, ns, d).await;
             }
             wait_all_ready(&admin, ns, count).await;
             let converged = started.elapsed();
@@ -363,7 +342,7 @@ async fn env(prefix: &str, files: &[&str]) -> Env {
         .flat_map(|f| example_documents(f, &ns))
         .collect();
     for d in &docs {
-        apply(&admin, &ns, d).await;
+        support::apply_document(&admin, &ns, d).await;
     }
     wait_all_ready(&admin, &ns, docs.len()).await;
     Env {
@@ -660,7 +639,7 @@ async fn launches_are_started_and_stopped_from_git_and_show_their_active_step() 
             {"startTime": at(now - chrono::Duration::hours(1)), "groupWeights": {"control": 90000, "treatment": 10000}},
             {"startTime": at(next), "groupWeights": {"control": 50000, "treatment": 50000}}
         ]);
-        apply(&e.admin, &e.ns, &launch).await;
+        support::apply_document(&e.admin, &e.ns, &launch).await;
         e.wait_ready("Launch", "checkout-v2", "True", "Reconciled").await;
         let launches = api(&e.admin, &e.ns, "Launch");
         let status = eventually("RUNNING at step 1", WAIT, || async {
@@ -683,7 +662,7 @@ async fn launches_are_started_and_stopped_from_git_and_show_their_active_step() 
         // Stopped from Git, cancelled with a reason.
         launch["spec"]["executionStatus"] =
             json!({"status": "STOP", "desiredState": "CANCELLED", "reason": "rolled back"});
-        apply(&e.admin, &e.ns, &launch).await;
+        support::apply_document(&e.admin, &e.ns, &launch).await;
         eventually("CANCELLED", WAIT, || async {
             let s = launches.get("checkout-v2").await.unwrap().data["status"].clone();
             if s["status"] == "CANCELLED" && s["statusReason"] == "rolled back" && s.get("activeStep").is_none() {
@@ -699,7 +678,7 @@ async fn launches_are_started_and_stopped_from_git_and_show_their_active_step() 
 
         // An ended launch cannot run again.
         launch["spec"]["executionStatus"] = json!({"status": "START"});
-        apply(&e.admin, &e.ns, &launch).await;
+        support::apply_document(&e.admin, &e.ns, &launch).await;
         let message = e.wait_ready("Launch", "checkout-v2", "False", "LaunchEnded").await;
         assert!(message.contains("CANCELLED") && message.contains("cannot run again"), "{message}");
     })
@@ -779,7 +758,7 @@ async fn a_launch_waiting_for_its_feature_goes_as_soon_as_the_feature_is_ready()
     let controller = start_controller(&emulator.url(), &ns, &[]).await;
     with_logs(vec![controller.log.clone(), emulator.log.clone()], async {
         let launch = example_documents("metric-monitors.yaml", &ns).remove(0);
-        apply(&admin, &ns, &launch).await;
+        support::apply_document(&admin, &ns, &launch).await;
         let failures = || async {
             let (_, text) = http_get(&format!("{}/metrics", controller.url())).await.unwrap();
             metric(
@@ -801,7 +780,7 @@ async fn a_launch_waiting_for_its_feature_goes_as_soon_as_the_feature_is_ready()
             .into_iter()
             .chain(example_documents("features.yaml", &ns))
         {
-            apply(&admin, &ns, &d).await;
+            support::apply_document(&admin, &ns, &d).await;
         }
         let feature_ready = eventually("feature recommendations Ready", WAIT, || async {
             match readiness(&admin, &ns).await.remove("Feature/recommendations") {

@@ -15,27 +15,12 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::{
     Api, ResourceExt,
     api::{DynamicObject, Patch, PatchParams},
-    core::{ApiResource, GroupVersionKind},
 };
 use launch_operator::crd::Launch;
 use serde_json::{Value, json};
 use support::{ControlPlane, namespace, repo_root};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn resource_of(kind: &str) -> ApiResource {
-    let plural = match kind {
-        "Launch" => "launches",
-        "Project" => "projects",
-        "Feature" => "features",
-        "Segment" => "segments",
-        other => panic!("not a kind of this operator: {other}"),
-    };
-    ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("evidently.launch-operator.io", "v1alpha1", kind),
-        plural,
-    )
-}
 
 fn read_manifest(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap();
@@ -52,7 +37,7 @@ async fn create(ns: &str, mut manifest: Value) -> Result<DynamicObject, String> 
     manifest["metadata"]["namespace"] = json!(ns);
     let kind = manifest["kind"].as_str().unwrap_or("Launch").to_string();
     let obj: DynamicObject = serde_json::from_value(manifest).unwrap();
-    let api: Api<DynamicObject> = Api::namespaced_with(admin, ns, &resource_of(&kind));
+    let api: Api<DynamicObject> = Api::namespaced_with(admin, ns, &support::kind_resource(&kind));
     // Server-side apply with strict field validation, as `kubectl apply --server-side` does.
     let params = PatchParams::apply("e2e").validation_strict();
     api.patch(&obj.name_any(), &params, &Patch::Apply(&obj))
@@ -399,7 +384,8 @@ async fn admitted_with_the_finalizer() {
     let cp = ControlPlane::shared();
     let admin = cp.admin().await;
     let ns = namespace(&admin, "admission").await;
-    let api: Api<DynamicObject> = Api::namespaced_with(admin, &ns, &resource_of("Launch"));
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(admin, &ns, &support::kind_resource("Launch"));
     let finalizers = |o: &DynamicObject| o.metadata.finalizers.clone().unwrap_or_default();
 
     // The policy takes effect a moment after it is installed.

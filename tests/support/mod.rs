@@ -435,20 +435,25 @@ pub fn example_documents(file: &str, ns: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// The API of the operator's kind named in `doc` (`Project`, `Feature`, `Segment`, `Launch`).
-pub fn kind_api(
-    client: &Client,
-    ns: &str,
-    doc: &serde_json::Value,
-) -> Api<kube::api::DynamicObject> {
+/// The API resource of one of the operator's kinds (`Project`, `Feature`, `Segment`, `Launch`).
+pub fn kind_resource(kind: &str) -> kube::core::ApiResource {
     use launch_operator::crd::{Feature, Launch, Project, Segment};
-    let resource = match doc["kind"].as_str().unwrap_or_default() {
+    match kind {
         "Project" => kube::core::ApiResource::erase::<Project>(&()),
         "Feature" => kube::core::ApiResource::erase::<Feature>(&()),
         "Segment" => kube::core::ApiResource::erase::<Segment>(&()),
         "Launch" => kube::core::ApiResource::erase::<Launch>(&()),
         other => panic!("not a kind of this operator: {other}"),
-    };
+    }
+}
+
+/// The API of the operator's kind named in `doc`.
+pub fn kind_api(
+    client: &Client,
+    ns: &str,
+    doc: &serde_json::Value,
+) -> Api<kube::api::DynamicObject> {
+    let resource = kind_resource(doc["kind"].as_str().unwrap_or_default());
     Api::namespaced_with(client.clone(), ns, &resource)
 }
 
