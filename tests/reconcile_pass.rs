@@ -1166,3 +1166,43 @@ async fn a_deleted_object_whose_spec_cannot_be_read_warns_once_even_after_earlie
     );
     assert!(events[1].note.contains(FINALIZER), "{events:?}");
 }
+
+/// A new launch whose project is not there yet waits quietly (no status, no event: in a GitOps
+/// apply its project may be a moment behind) and is retried before the quiet wait ends; an
+/// older one says `DependencyNotFound` in its status and in one Warning event.
+#[tokio::test]
+async fn a_new_object_missing_a_dependency_waits_quietly_then_says_so() {
+    use k8s_openapi::jiff::{SignedDuration, Timestamp};
+    use launch_operator::controller::reconcile::QUIET_WAIT;
+
+    let ev = Emulated::start().await;
+    let operator = Operator::new(ev.evidently());
+    let mut launch = object::<Launch>("checkout-v2", launch_spec());
+    launch["metadata"]["creationTimestamp"] = json!(Timestamp::now().to_string());
+    let action = operator.pass::<Launch>(&launch).await.unwrap();
+    assert!(
+        operator.requests().is_empty(),
+        "nothing written: {:#?}",
+        operator.requests()
+    );
+    // Retried (by the backoff, whose first step is well inside the quiet wait).
+    assert!(
+        format!("{action:?}").contains("requeue_after: Some("),
+        "retried: {action:?}"
+    );
+
+    let long_ago = Timestamp::now()
+        - SignedDuration::try_from(QUIET_WAIT).unwrap()
+        - SignedDuration::from_secs(1);
+    launch["metadata"]["creationTimestamp"] = json!(long_ago.to_string());
+    operator.pass::<Launch>(&launch).await.unwrap();
+    let (status, reason, message) = ready(&only_status_patch(&operator.requests()));
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "DependencyNotFound")
+    );
+    assert!(message.contains("shop"), "names the project: {message}");
+    let events = operator.finish().await;
+    assert_eq!(reasons(&events), ["DependencyNotFound"], "{events:?}");
+    assert_eq!(events[0].type_, "Warning");
+}

@@ -45,6 +45,13 @@ use crate::{
 /// Longest condition message written (the API server allows 32768).
 const MAX_MESSAGE: usize = 4000;
 
+/// How long a new object whose dependency is missing waits quietly: its first passes write no
+/// status and no event until it is this old. A GitOps apply sends its documents in any order,
+/// so a launch often arrives a moment before its feature; saying `DependencyNotFound` for each
+/// would double the API writes of a setup and flood `kubectl get events` with warnings that
+/// resolve themselves. After this, a missing dependency is said as usual.
+pub const QUIET_WAIT: Duration = Duration::from_secs(10);
+
 /// An event's note is at most 1 KiB (events.k8s.io/v1 validation); kept a little under.
 const NOTE_BYTES: usize = 1000;
 
@@ -308,19 +315,26 @@ async fn report<K: Managed, R: Resource<DynamicType = ()>>(
     started: Instant,
     ctx: &Context,
 ) -> Result<Action, Error> {
-    let status = next_status::<K>(
-        previous,
-        observed,
-        desired,
-        outcome,
-        object.meta().generation,
-        now(),
-    );
-    write_status::<K>(object, previous, &status, ctx).await?;
+    let uid = object.uid().unwrap_or_default();
+    let quiet = quiet_for(object, previous, outcome);
+    if quiet.is_some() {
+        ctx.signals.wait_quietly(&uid);
+    } else {
+        ctx.signals.stop_waiting(&uid);
+        let status = next_status::<K>(
+            previous,
+            observed,
+            desired,
+            outcome,
+            object.meta().generation,
+            now(),
+        );
+        write_status::<K>(object, previous, &status, ctx).await?;
+    }
 
     let ready = if outcome.is_ready() { "True" } else { "False" };
     let transition = ready_of(previous) != Some((ready.to_string(), outcome.reason().to_string()));
-    if transition && (announce_ready || !outcome.is_ready()) {
+    if transition && quiet.is_none() && (announce_ready || !outcome.is_ready()) {
         let type_ = if outcome.is_ready() {
             EventType::Normal
         } else {
@@ -342,7 +356,6 @@ async fn report<K: Managed, R: Resource<DynamicType = ()>>(
         ctx.signals.ready(K::KIND, K::located(d).key());
     }
 
-    let uid = object.uid().unwrap_or_default();
     ctx.metrics.set_ready(K::KIND, &uid, Some(ready));
     ctx.metrics.reconciled(
         K::KIND,
@@ -361,8 +374,35 @@ async fn report<K: Managed, R: Resource<DynamicType = ()>>(
             };
             Action::requeue(next)
         }
-        Retry::Backoff { base, max } => Action::requeue(ctx.backoff(&uid, base, max)),
+        // A quiet wait ends on time: the pass after it says what is missing.
+        Retry::Backoff { base, max } => {
+            let delay = ctx.backoff(&uid, base, max);
+            Action::requeue(quiet.map_or(delay, |left| delay.min(left)))
+        }
     })
+}
+
+/// For a pass that would say `DependencyNotFound` about an object that has never had a `Ready`
+/// condition and is younger than [`QUIET_WAIT`]: how much of its quiet wait is left (a little
+/// more, so that the pass after it is past the end).
+fn quiet_for<S: CommonStatus>(
+    object: &impl Resource,
+    previous: Option<&S>,
+    outcome: &Outcome,
+) -> Option<Duration> {
+    if !matches!(outcome, Outcome::DependencyNotFound(_)) || ready_of(previous).is_some() {
+        return None;
+    }
+    let created = object.meta().creation_timestamp.as_ref()?.0;
+    let age = k8s_openapi::jiff::Timestamp::now().duration_since(created);
+    let left = k8s_openapi::jiff::SignedDuration::try_from(QUIET_WAIT).ok()? - age;
+    if left.is_positive() {
+        Duration::try_from(left)
+            .ok()
+            .map(|d| d + Duration::from_millis(100))
+    } else {
+        None
+    }
 }
 
 /// Server-side apply of the status subresource, only when it differs from `previous`.
@@ -601,6 +641,7 @@ async fn cleanup<K: Managed>(object: Arc<K>, ctx: &Context) -> Result<Action, Er
     match remove(object.as_ref(), &at, ctx).await {
         Ok(action) => {
             ctx.forget(&uid);
+            ctx.signals.stop_waiting(&uid);
             ctx.signals.deleted(K::KIND, K::references(object.spec()));
             Ok(action)
         }

@@ -9,11 +9,20 @@
 //! whose reason is `DeletionBlocked` and which the deleted object held (a Project waits for
 //! its features and launches to go).
 //!
+//! An object that finds a dependency missing in its first seconds waits *quietly*: no status
+//! and no event are written yet ([`Signals::wait_quietly`], see `reconcile::QUIET_WAIT`), since
+//! in a GitOps apply the order of the documents is arbitrary and most such waits end within
+//! seconds. Such an object has no `Ready` reason to be found by, so it is remembered here by
+//! uid and woken like a `DependencyNotFound` one.
+//!
 //! Signals travel on one broadcast channel; a listener that falls behind (more than
 //! [`CAPACITY`] signals unread) wakes every waiting object once, and the backoff of the waiting
 //! objects stays as the safety net for dependencies created outside the cluster.
 
-use std::sync::Arc;
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex},
+};
 
 use futures::{Stream, StreamExt, stream};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -37,6 +46,8 @@ enum Signal {
 /// The signal channel, shared by every controller of the process.
 pub struct Signals {
     tx: broadcast::Sender<Arc<Signal>>,
+    /// Uids of the objects waiting quietly for a dependency (no status written yet).
+    quiet: Arc<Mutex<HashSet<String>>>,
 }
 
 impl Default for Signals {
@@ -49,7 +60,24 @@ impl Signals {
     pub fn new() -> Self {
         Signals {
             tx: broadcast::channel(CAPACITY).0,
+            quiet: Arc::default(),
         }
+    }
+
+    /// The object `uid` waits for a dependency without having said so in its status.
+    pub fn wait_quietly(&self, uid: &str) {
+        self.quiet
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(uid.to_string());
+    }
+
+    /// The object `uid` no longer waits quietly (its pass ended otherwise, or it is gone).
+    pub fn stop_waiting(&self, uid: &str) {
+        self.quiet
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uid);
     }
 
     /// The resource `key` of `kind` became Ready.
@@ -70,6 +98,7 @@ impl Signals {
         store: Store<Cached<K>>,
     ) -> impl Stream<Item = ObjectRef<Cached<K>>> + Send + 'static {
         let rx = self.tx.subscribe();
+        let quiet = self.quiet.clone();
         stream::unfold(rx, |mut rx| async move {
             match rx.recv().await {
                 Ok(signal) => Some((Some(signal), rx)),
@@ -77,17 +106,27 @@ impl Signals {
                 Err(RecvError::Closed) => None,
             }
         })
-        .flat_map(move |signal| stream::iter(woken(&store, signal.as_deref())))
+        .flat_map(move |signal| stream::iter(woken(&store, &quiet, signal.as_deref())))
     }
 }
 
 /// The objects of `store` that `signal` concerns (`None`: signals were missed; every waiting
-/// object).
+/// object). An object waiting quietly counts as `DependencyNotFound`.
 fn woken<K: Managed>(
     store: &Store<Cached<K>>,
+    quiet: &Mutex<HashSet<String>>,
     signal: Option<&Signal>,
 ) -> Vec<ObjectRef<Cached<K>>> {
-    let reason = |o: &Cached<K>| o.ready().map(|(_, r)| r);
+    let quiet = quiet.lock().unwrap_or_else(|e| e.into_inner());
+    let reason = |o: &Cached<K>| {
+        o.ready().map(|(_, r)| r).or_else(|| {
+            o.metadata
+                .uid
+                .as_ref()
+                .filter(|uid| quiet.contains(*uid))
+                .map(|_| "DependencyNotFound".to_string())
+        })
+    };
     store
         .state()
         .iter()
@@ -187,6 +226,27 @@ mod tests {
         ];
         both.sort();
         assert_eq!(both, ["waits-for-checkout", "waits-for-search"]);
+    }
+
+    #[tokio::test]
+    async fn an_object_waiting_quietly_is_woken_like_one_that_said_so() {
+        let signals = Signals::new();
+        let (store, mut writer) = reflector::store::<Cached<Launch>>();
+        writer.apply_watcher_event(&watcher::Event::Apply(launch("quiet", "checkout", None)));
+        writer.apply_watcher_event(&watcher::Event::Apply(launch("new", "checkout", None)));
+        let mut woken = Box::pin(signals.waiting::<Launch>(store));
+        signals.wait_quietly("quiet");
+        signals.ready("Feature", "shop/checkout".into());
+        assert_eq!(next_names(&mut woken).await.as_deref(), Some("quiet"));
+        assert_eq!(
+            next_names(&mut woken).await,
+            None,
+            "not the one that waits for nothing"
+        );
+        // Once its pass ended otherwise, it is no longer woken.
+        signals.stop_waiting("quiet");
+        signals.ready("Feature", "shop/checkout".into());
+        assert_eq!(next_names(&mut woken).await, None);
     }
 
     #[tokio::test]
