@@ -179,6 +179,8 @@ async fn listen_and_serve<S: store::Store>(
     database: &str,
 ) -> anyhow::Result<()> {
     let emulator = Emulator::new(store, settings);
+    // Before the port is bound: once it listens, SIGTERM stops the emulator cleanly.
+    let shutdown = futures::FutureExt::shared(crate::telemetry::shutdown_signal());
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -189,7 +191,6 @@ async fn listen_and_serve<S: store::Store>(
         account_id = %settings.account_id,
         "Evidently emulator listening"
     );
-    let shutdown = futures::FutureExt::shared(crate::telemetry::shutdown_signal());
     match args.metrics_listen {
         None => serve(listener, emulator, shutdown)
             .await
