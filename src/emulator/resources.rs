@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::rules::{LaunchGroupConfig, MetricMonitorConfig, ScheduledSplitsLaunchConfig};
+use crate::rules::{
+    LaunchGroupConfig, LaunchStatus, MetricMonitorConfig, ScheduledSplitsLaunchConfig,
+};
 
 pub type Tags = BTreeMap<String, String>;
 
@@ -68,33 +70,6 @@ pub struct Feature {
     pub entity_overrides: BTreeMap<String, String>,
     #[serde(default)]
     pub tags: Tags,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum LaunchStatus {
-    Created,
-    Updating,
-    Running,
-    Completed,
-    Cancelled,
-}
-
-impl LaunchStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LaunchStatus::Created => "CREATED",
-            LaunchStatus::Updating => "UPDATING",
-            LaunchStatus::Running => "RUNNING",
-            LaunchStatus::Completed => "COMPLETED",
-            LaunchStatus::Cancelled => "CANCELLED",
-        }
-    }
-
-    /// Stopped for good: COMPLETED or CANCELLED.
-    pub fn is_terminal(self) -> bool {
-        matches!(self, LaunchStatus::Completed | LaunchStatus::Cancelled)
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -15,6 +15,41 @@ use super::{Violation, walk::validate_shape};
 /// The documented per-resource tag limit ("up to 50 tags"); the model's TagMap has no size trait.
 pub const MAX_TAGS: usize = 50;
 
+/// A launch's status in Evidently (the model's `LaunchStatus`), as the emulator keeps it and
+/// the controller reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LaunchStatus {
+    Created,
+    Updating,
+    Running,
+    Completed,
+    Cancelled,
+}
+
+impl LaunchStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LaunchStatus::Created => "CREATED",
+            LaunchStatus::Updating => "UPDATING",
+            LaunchStatus::Running => "RUNNING",
+            LaunchStatus::Completed => "COMPLETED",
+            LaunchStatus::Cancelled => "CANCELLED",
+        }
+    }
+
+    /// Stopped for good: COMPLETED or CANCELLED.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, LaunchStatus::Completed | LaunchStatus::Cancelled)
+    }
+}
+
+impl std::fmt::Display for LaunchStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A group of a launch: one variation of one feature.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -21,8 +21,9 @@ pub mod shape;
 pub mod walk;
 
 pub use launch::{
-    CreateLaunchInput, LaunchGroupConfig, MetricDefinitionConfig, MetricMonitorConfig,
-    ScheduledSplitConfig, ScheduledSplitsLaunchConfig, SegmentOverride, UpdateLaunchInput,
+    CreateLaunchInput, LaunchGroupConfig, LaunchStatus, MetricDefinitionConfig,
+    MetricMonitorConfig, ScheduledSplitConfig, ScheduledSplitsLaunchConfig, SegmentOverride,
+    UpdateLaunchInput,
 };
 pub use walk::{matches_pattern, members, shape, validate_shape};
 

@@ -38,10 +38,13 @@ use super::{
     arn::Arns,
     error::ApiError,
     ops::{Reply, load},
-    resources::{Feature, Launch, LaunchStatus, Segment},
+    resources::{Feature, Launch, Segment},
     store::{Foreign, Key, Kind, Reader, Store, StoreError},
 };
-use crate::pattern::{Context, Pattern};
+use crate::{
+    pattern::{Context, Pattern},
+    rules::LaunchStatus,
+};
 
 /// `reason` of an evaluation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
