@@ -8,8 +8,7 @@
 //! The last section is PostgreSQL's alone: startup errors, 503 while the database is down and
 //! recovery after it comes back, and views that rebuild after missed notifications.
 
-#[path = "support/postgres.rs"]
-mod pg_server;
+mod support;
 
 use std::{
     any::Any,
@@ -24,8 +23,8 @@ use launch_operator::emulator::{
     Emulator, Settings, router,
     store::{Key, Kind, MemoryStore, PostgresStore, SqliteStore, Store, StoreError},
 };
-use pg_server::Postgres;
 use serde_json::{Value, json};
+use support::postgres::Postgres;
 use tower::ServiceExt;
 
 // ---------------------------------------------------------------- fixtures

@@ -1,4 +1,5 @@
-//! Shared fixtures of the end-to-end suites: the control plane (`control_plane.rs`), test
+//! Shared fixtures of the end-to-end suites: the control plane (`control_plane.rs`), PostgreSQL
+//! (`postgres.rs`), loopback ports for child processes (`ports.rs`), test
 //! namespaces, and the operator's processes (emulator, controller) started from the built
 //! binary, each logging to a file that failures print.
 
@@ -6,6 +7,7 @@
 
 pub mod control_plane;
 pub mod ports;
+pub mod postgres;
 
 use std::{
     future::Future,

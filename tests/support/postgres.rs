@@ -19,8 +19,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-#[path = "ports.rs"]
-mod ports;
+use super::ports;
 
 /// Where the server binaries are: `PG_BIN`, or the newest `/usr/lib/postgresql/*/bin`.
 pub fn bin_dir() -> PathBuf {
