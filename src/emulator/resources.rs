@@ -21,7 +21,7 @@ pub const LAUNCH_TYPE: &str = "aws.evidently.splits";
 
 /// Now, in epoch seconds with millisecond precision, as timestamps travel on the wire.
 pub fn now() -> f64 {
-    chrono::Utc::now().timestamp_millis() as f64 / 1000.0
+    k8s_openapi::jiff::Timestamp::now().as_millisecond() as f64 / 1000.0
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,18 +101,11 @@ impl LaunchGroup {
     }
 
     pub fn to_config(&self) -> LaunchGroupConfig {
-        let (feature, variation) = self
-            .feature_variations
-            .iter()
-            .next()
-            .map(|(f, v)| (f.clone(), v.clone()))
-            .unwrap_or_default();
-        LaunchGroupConfig {
-            name: self.name.clone(),
-            description: self.description.clone(),
-            feature,
-            variation,
-        }
+        LaunchGroupConfig::from_feature_variations(
+            &self.name,
+            self.description.as_deref(),
+            &self.feature_variations,
+        )
     }
 }
 

@@ -71,12 +71,12 @@ fn launch_status(status: &sdk::LaunchStatus) -> LaunchStatus {
     }
 }
 
-/// The name part of a segment reference (`arn:...:segment/<name>` or `<name>`).
+/// The name part of a segment reference (`arn:...:segment/<name>` or `<name>`). Any region
+/// and account: Evidently answers with ARNs of its own, and the spec names segments by name.
 pub fn segment_name(reference: &str) -> &str {
-    match reference.rsplit_once(":segment/") {
-        Some((_, name)) if reference.starts_with("arn:") => name,
-        _ => reference,
-    }
+    crate::rules::arn::split(reference)
+        .and_then(|(_, resource)| resource.strip_prefix("segment/"))
+        .unwrap_or(reference)
 }
 
 impl ObservedLaunch {
@@ -85,18 +85,11 @@ impl ObservedLaunch {
             .groups()
             .iter()
             .map(|g| {
-                let (feature, variation) = g
-                    .feature_variations()
-                    .iter()
-                    .next()
-                    .map(|(f, v)| (f.clone(), v.clone()))
-                    .unwrap_or_default();
-                LaunchGroupConfig {
-                    name: g.name().to_string(),
-                    description: g.description().map(str::to_string),
-                    feature,
-                    variation,
-                }
+                LaunchGroupConfig::from_feature_variations(
+                    g.name(),
+                    g.description(),
+                    g.feature_variations(),
+                )
             })
             .collect();
         let metric_monitors = l

@@ -87,10 +87,7 @@ async fn create_feature_in_a_missing_project_is_not_found() {
             json!({"name": "f", "variations": [{"name": "a", "value": {"boolValue": true}}]}),
         )
         .await;
-    assert_eq!(
-        a.error(404, "ResourceNotFoundException")["resourceType"],
-        "project"
-    );
+    a.not_found("project", None);
 }
 
 #[tokio::test]
@@ -136,10 +133,7 @@ async fn get_feature_of_a_missing_feature_or_project_is_not_found() {
         format!("{ACCOUNT}:project/p/feature/nope")
     );
     let a = api.get("/projects/nope/features/f").await;
-    assert_eq!(
-        a.error(404, "ResourceNotFoundException")["resourceType"],
-        "project"
-    );
+    a.not_found("project", None);
 }
 
 #[tokio::test]

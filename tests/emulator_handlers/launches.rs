@@ -40,28 +40,17 @@ async fn get_launch_returns_what_create_returned_including_tags() {
 async fn create_launch_with_a_missing_project_feature_or_segment_is_not_found() {
     let api = Api::fixture().await;
     let a = api.post("/projects/nope/launches", launch_body("l")).await;
-    assert_eq!(
-        a.error(404, "ResourceNotFoundException")["resourceType"],
-        "project"
-    );
+    a.not_found("project", None);
 
     let mut body = launch_body("l");
     body["groups"][0]["feature"] = json!("ghost");
     let a = api.post("/projects/p/launches", body).await;
-    let e = a.error(404, "ResourceNotFoundException");
-    assert_eq!(e["resourceType"], "feature");
-    assert_eq!(
-        e["resourceId"],
-        format!("{ACCOUNT}:project/p/feature/ghost")
-    );
+    a.not_found("feature", Some("project/p/feature/ghost"));
 
     let mut body = launch_body("l");
     body["scheduledSplitsConfig"]["steps"][1]["segmentOverrides"][0]["segment"] = json!("ghost");
     let a = api.post("/projects/p/launches", body).await;
-    assert_eq!(
-        a.error(404, "ResourceNotFoundException")["resourceType"],
-        "segment"
-    );
+    a.not_found("segment", None);
 }
 
 #[tokio::test]
@@ -142,17 +131,9 @@ async fn the_51st_running_launch_of_a_project_exceeds_the_quota() {
 async fn get_launch_of_a_missing_launch_or_project_is_not_found() {
     let api = Api::fixture().await;
     let a = api.get("/projects/p/launches/nope").await;
-    let body = a.error(404, "ResourceNotFoundException");
-    assert_eq!(body["resourceType"], "launch");
-    assert_eq!(
-        body["resourceId"],
-        format!("{ACCOUNT}:project/p/launch/nope")
-    );
+    a.not_found("launch", Some("project/p/launch/nope"));
     let a = api.get("/projects/nope/launches/l").await;
-    assert_eq!(
-        a.error(404, "ResourceNotFoundException")["resourceType"],
-        "project"
-    );
+    a.not_found("project", None);
 }
 
 #[tokio::test]
@@ -299,10 +280,7 @@ async fn update_of_a_missing_launch_or_unknown_feature_is_not_found() {
                               {"name": "treatment", "feature": "f", "variation": "v2"}]}),
         )
         .await;
-    assert_eq!(
-        a.error(404, "ResourceNotFoundException")["resourceType"],
-        "feature"
-    );
+    a.not_found("feature", None);
 }
 
 #[tokio::test]

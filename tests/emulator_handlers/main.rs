@@ -51,6 +51,22 @@ impl Answer {
         &self.body
     }
 
+    /// Asserts a ResourceNotFoundException about a resource of `resource_type` and, if given,
+    /// of the ARN `{ACCOUNT}:{id}`.
+    #[track_caller]
+    fn not_found(&self, resource_type: &str, id: Option<&str>) {
+        let body = self.error(404, "ResourceNotFoundException");
+        assert_eq!(body["resourceType"], resource_type, "{}", self.text);
+        if let Some(id) = id {
+            assert_eq!(
+                body["resourceId"],
+                format!("{ACCOUNT}:{id}"),
+                "{}",
+                self.text
+            );
+        }
+    }
+
     #[track_caller]
     fn ok(&self) -> &Value {
         assert_eq!(self.status, 200, "{}", self.text);

@@ -26,7 +26,7 @@ async fn responses_are_json_with_epoch_second_timestamps() {
     let a = api.post("/projects", json!({"name": "p"})).await;
     assert_eq!(a.content_type.as_deref(), Some("application/json"));
     let created = a.ok()["project"]["createdTime"].as_f64().unwrap();
-    let now = chrono::Utc::now().timestamp() as f64;
+    let now = launch_operator::time::now_secs() as f64;
     assert!((created - now).abs() < 60.0, "{created} vs {now}");
 }
 
@@ -34,11 +34,9 @@ async fn responses_are_json_with_epoch_second_timestamps() {
 async fn errors_carry_the_code_header_and_the_modeled_members() {
     let api = Api::memory();
     let a = api.get("/projects/nope").await;
-    let body = a.error(404, "ResourceNotFoundException");
-    assert_eq!(body["resourceType"], "project");
-    assert_eq!(body["resourceId"], format!("{ACCOUNT}:project/nope"));
+    a.not_found("project", Some("project/nope"));
     assert_eq!(a.content_type.as_deref(), Some("application/json"));
-    assert!(body.get("__type").is_none());
+    assert!(a.body.get("__type").is_none());
 }
 
 #[tokio::test]

@@ -460,7 +460,7 @@ impl Views {
 
 /// Now, in epoch seconds, as launch step start times are written.
 pub fn now() -> f64 {
-    chrono::Utc::now().timestamp_micros() as f64 / 1e6
+    k8s_openapi::jiff::Timestamp::now().as_microsecond() as f64 / 1e6
 }
 
 #[derive(Debug, Deserialize)]
