@@ -14,8 +14,8 @@ mod control_plane;
 mod ports;
 
 use std::{
-    path::PathBuf,
-    process::{Child, Command, Stdio},
+    path::{Path, PathBuf},
+    process::{Child, Command},
     time::{Duration, Instant},
 };
 
@@ -51,29 +51,13 @@ fn binary() -> PathBuf {
 
 /// Starts the binary with `args(port)` on a free port of its own (another if it lost that one
 /// to another process) and waits until it listens there.
-fn spawn(
-    args: impl Fn(u16) -> Vec<String>,
-    env: &[(&str, String)],
-    log: &PathBuf,
-) -> (Running, u16) {
+fn spawn(args: impl Fn(u16) -> Vec<String>, env: &[(&str, String)], log: &Path) -> (Running, u16) {
     let (running, ports) = ports::with_free_ports("launch-operator", 1, |ports| {
-        let file = std::fs::File::create(log).unwrap();
-        let mut child = Command::new(binary())
+        let mut command = Command::new(binary());
+        command
             .args(args(ports[0]))
-            .envs(env.iter().map(|(k, v)| (*k, v.clone())))
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start launch-operator");
-        ports::wait_listening(
-            &mut child,
-            ports,
-            "launch-operator",
-            log,
-            Duration::from_secs(30),
-        )
-        .map(|()| Running(child))
+            .envs(env.iter().map(|(k, v)| (*k, v.clone())));
+        ports::spawn_listening(command, ports, log, Duration::from_secs(30)).map(Running)
     });
     (running, ports[0])
 }

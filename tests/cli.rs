@@ -161,27 +161,16 @@ fn the_controller_exits_on_sigterm_even_without_an_api_server() {
     // It installs its signal handlers before it binds the admin port: listening there, it is
     // ready for SIGTERM.
     let (mut child, _) = ports::with_free_ports("the controller", 1, |ports| {
-        let file = std::fs::File::create(&log).unwrap();
-        let mut child = bin()
+        let mut command = bin();
+        command
             .args([
                 "controller",
                 "--leader-election=false",
                 &format!("--admin-listen=127.0.0.1:{}", ports[0]),
             ])
             .env("KUBECONFIG", &kubeconfig)
-            .env("AWS_REGION", "us-east-1")
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .spawn()
-            .unwrap();
-        ports::wait_listening(
-            &mut child,
-            ports,
-            "the controller",
-            &log,
-            std::time::Duration::from_secs(30),
-        )
-        .map(|()| child)
+            .env("AWS_REGION", "us-east-1");
+        ports::spawn_listening(command, ports, &log, std::time::Duration::from_secs(30))
     });
     let sent = std::time::Instant::now();
     assert!(

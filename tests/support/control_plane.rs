@@ -15,7 +15,7 @@
 use std::{
     os::unix::process::CommandExt,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     sync::OnceLock,
     time::{Duration, Instant},
 };
@@ -161,17 +161,12 @@ fn base64_engine(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
-/// Starts a process whose output goes to `<dir>/<name>.log`.
-fn spawn_logged(dir: &Path, name: &str, program: &Path, args: &[String]) -> Child {
-    let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
-    Command::new(program)
-        .args(args)
-        .process_group(0)
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()))
+/// `program` with `args`, in a process group of its own (a Ctrl-C of the tests does not reach
+/// it: the watchdog ends it).
+fn command(program: &Path, args: &[String]) -> Command {
+    let mut command = Command::new(program);
+    command.args(args).process_group(0);
+    command
 }
 
 /// Ends `pids` (TERM, then KILL) and removes `dir` once this test process has exited.
@@ -228,75 +223,65 @@ impl ControlPlane {
             let _ = std::fs::remove_dir_all(&data);
             std::fs::create_dir_all(&data).unwrap();
             let etcd_url = format!("http://127.0.0.1:{client}");
-            let mut etcd = spawn_logged(
-                &dir,
-                "etcd",
-                &assets.join("etcd"),
-                &[
-                    format!("--data-dir={}", data.display()),
-                    format!("--listen-client-urls={etcd_url}"),
-                    format!("--advertise-client-urls={etcd_url}"),
-                    format!("--listen-peer-urls=http://127.0.0.1:{peer}"),
-                    format!("--initial-advertise-peer-urls=http://127.0.0.1:{peer}"),
-                    format!("--initial-cluster=default=http://127.0.0.1:{peer}"),
-                    "--unsafe-no-fsync=true".into(),
-                    "--log-level=warn".into(),
-                ],
-            );
-            ports::wait_listening(
-                &mut etcd,
+            ports::spawn_listening(
+                command(
+                    &assets.join("etcd"),
+                    &[
+                        format!("--data-dir={}", data.display()),
+                        format!("--listen-client-urls={etcd_url}"),
+                        format!("--advertise-client-urls={etcd_url}"),
+                        format!("--listen-peer-urls=http://127.0.0.1:{peer}"),
+                        format!("--initial-advertise-peer-urls=http://127.0.0.1:{peer}"),
+                        format!("--initial-cluster=default=http://127.0.0.1:{peer}"),
+                        "--unsafe-no-fsync=true".into(),
+                        "--log-level=warn".into(),
+                    ],
+                ),
                 ports,
-                "etcd",
                 &dir.join("etcd.log"),
                 Duration::from_secs(30),
             )
-            .map(|()| etcd)
         });
         let etcd_url = format!("http://127.0.0.1:{}", ports[0]);
 
         let (apiserver, ports) = ports::with_free_ports("kube-apiserver", 1, |ports| {
             let server = format!("https://127.0.0.1:{}", ports[0]);
-            let mut apiserver = spawn_logged(
-                &dir,
-                "kube-apiserver",
-                &assets.join("kube-apiserver"),
-                &[
-                    format!("--etcd-servers={etcd_url}"),
-                    format!("--etcd-prefix=/{}", uuid::Uuid::new_v4()),
-                    format!("--secure-port={}", ports[0]),
-                    "--bind-address=127.0.0.1".into(),
-                    "--advertise-address=10.0.1.1".into(),
-                    format!("--cert-dir={}", dir.display()),
-                    format!("--tls-cert-file={}", dir.join("apiserver.crt").display()),
-                    format!(
-                        "--tls-private-key-file={}",
-                        dir.join("apiserver.key").display()
-                    ),
-                    format!("--client-ca-file={}", dir.join("ca.crt").display()),
-                    "--authorization-mode=RBAC".into(),
-                    "--service-cluster-ip-range=10.0.0.0/24".into(),
-                    "--disable-admission-plugins=ServiceAccount".into(),
-                    format!("--service-account-issuer={server}"),
-                    format!(
-                        "--service-account-key-file={}",
-                        dir.join("sa.pub").display()
-                    ),
-                    format!(
-                        "--service-account-signing-key-file={}",
-                        dir.join("sa.key").display()
-                    ),
-                    "--allow-privileged=true".into(),
-                    "--v=1".into(),
-                ],
-            );
-            ports::wait_listening(
-                &mut apiserver,
+            ports::spawn_listening(
+                command(
+                    &assets.join("kube-apiserver"),
+                    &[
+                        format!("--etcd-servers={etcd_url}"),
+                        format!("--etcd-prefix=/{}", uuid::Uuid::new_v4()),
+                        format!("--secure-port={}", ports[0]),
+                        "--bind-address=127.0.0.1".into(),
+                        "--advertise-address=10.0.1.1".into(),
+                        format!("--cert-dir={}", dir.display()),
+                        format!("--tls-cert-file={}", dir.join("apiserver.crt").display()),
+                        format!(
+                            "--tls-private-key-file={}",
+                            dir.join("apiserver.key").display()
+                        ),
+                        format!("--client-ca-file={}", dir.join("ca.crt").display()),
+                        "--authorization-mode=RBAC".into(),
+                        "--service-cluster-ip-range=10.0.0.0/24".into(),
+                        "--disable-admission-plugins=ServiceAccount".into(),
+                        format!("--service-account-issuer={server}"),
+                        format!(
+                            "--service-account-key-file={}",
+                            dir.join("sa.pub").display()
+                        ),
+                        format!(
+                            "--service-account-signing-key-file={}",
+                            dir.join("sa.key").display()
+                        ),
+                        "--allow-privileged=true".into(),
+                        "--v=1".into(),
+                    ],
+                ),
                 ports,
-                "kube-apiserver",
                 &dir.join("kube-apiserver.log"),
                 Duration::from_secs(90),
             )
-            .map(|()| apiserver)
         });
         let server = format!("https://127.0.0.1:{}", ports[0]);
         spawn_watchdog(&[apiserver.id(), etcd.id()], &dir);

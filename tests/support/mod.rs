@@ -12,7 +12,7 @@ pub mod postgres;
 use std::{
     future::Future,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Child, Command},
     time::{Duration, Instant},
 };
 
@@ -102,26 +102,9 @@ impl Process {
         env: &[(String, String)],
         port: u16,
     ) -> Result<Process, String> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap();
-        let mut child = Command::new(binary())
-            .args(args)
-            .envs(env.iter().cloned())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start launch-operator");
-        ports::wait_listening(
-            &mut child,
-            &[port],
-            "launch-operator",
-            log,
-            Duration::from_secs(30),
-        )?;
+        let mut command = Command::new(binary());
+        command.args(args).envs(env.iter().cloned());
+        let child = ports::spawn_listening(command, &[port], log, Duration::from_secs(30))?;
         Ok(Process {
             child: Some(child),
             log: log.to_path_buf(),

@@ -13,7 +13,7 @@
 
 use std::{
     path::Path,
-    process::Child,
+    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
@@ -48,6 +48,29 @@ pub fn with_free_ports<T>(
         "{what} did not start in {ATTEMPTS} attempts:\n{}",
         failures.join("\n")
     );
+}
+
+/// Starts `command` with its output appended to `log` and no input, and waits until it
+/// listens on `ports` ([`wait_listening`]); `Err` if it exited first.
+pub fn spawn_listening(
+    mut command: Command,
+    ports: &[u16],
+    log: &Path,
+    timeout: Duration,
+) -> Result<Child, String> {
+    let what = command.get_program().to_string_lossy().into_owned();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+    let mut child = command
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    wait_listening(&mut child, ports, &what, log, timeout).map(|()| child)
 }
 
 /// Waits until `child` (or a child of it) listens on every port of `ports`. `Err` with the
