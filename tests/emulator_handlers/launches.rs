@@ -189,7 +189,7 @@ async fn list_launches_filters_by_status_and_pages() {
 async fn update_launch_replaces_given_members_and_keeps_the_others() {
     let api = Api::fixture().await;
     let before = api.launch("l").await["launch"].clone();
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    clock_past(&before["lastUpdatedTime"]).await;
     let a = api
         .patch(
             "/projects/p/launches/l",

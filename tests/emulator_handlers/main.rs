@@ -212,6 +212,20 @@ impl Api {
     }
 }
 
+/// Waits until the emulator's clock has passed `timestamp` (an epoch-seconds member of an
+/// answer), so that a write now gets a later time than the one that answer shows.
+async fn clock_past(timestamp: &Value) {
+    let t = timestamp.as_f64().expect("a timestamp");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while launch_operator::emulator::resources::now() <= t {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the clock did not pass {t}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+}
+
 fn launch_body(name: &str) -> Value {
     json!({
         "name": name,

@@ -143,7 +143,7 @@ async fn update_project_changes_the_description_and_bumps_last_updated_time() {
     let api = Api::memory();
     api.project("p").await;
     let before = api.get("/projects/p").await.ok()["project"].clone();
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    clock_past(&before["lastUpdatedTime"]).await;
     let after = api
         .patch("/projects/p", json!({"description": "new"}))
         .await
