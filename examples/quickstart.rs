@@ -10,10 +10,12 @@
 #[path = "../tests/support/control_plane.rs"]
 #[allow(dead_code)] // Shared with the test suites, which use more of it.
 mod control_plane;
+#[path = "../tests/support/ports.rs"]
+mod ports;
 
 use std::{
-    path::PathBuf,
-    process::{Child, Command, Stdio},
+    path::{Path, PathBuf},
+    process::{Child, Command},
     time::{Duration, Instant},
 };
 
@@ -47,35 +49,17 @@ fn binary() -> PathBuf {
     bin
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
-
-fn spawn(args: &[String], env: &[(&str, String)], log: &PathBuf) -> Running {
-    let file = std::fs::File::create(log).unwrap();
-    let child = Command::new(binary())
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (*k, v.clone())))
-        .stdout(file.try_clone().unwrap())
-        .stderr(file)
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("start launch-operator");
-    Running(child)
-}
-
-async fn wait_listening(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "nothing listens on {port}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+/// Starts the binary with `args(port)` on a free port of its own (another if it lost that one
+/// to another process) and waits until it listens there.
+fn spawn(args: impl Fn(u16) -> Vec<String>, env: &[(&str, String)], log: &Path) -> (Running, u16) {
+    let (running, ports) = ports::with_free_ports("launch-operator", 1, |ports| {
+        let mut command = Command::new(binary());
+        command
+            .args(args(ports[0]))
+            .envs(env.iter().map(|(k, v)| (*k, v.clone())));
+        ports::spawn_listening(command, ports, log, Duration::from_secs(30)).map(Running)
+    });
+    (running, ports[0])
 }
 
 /// (Ready, all) of the operator's resources in the cluster.
@@ -124,29 +108,32 @@ async fn main() {
     let dir = cp.dir.clone();
 
     println!("==> starting the Evidently emulator");
-    let emulator_port = free_port();
-    let _emulator = spawn(
-        &[
-            "emulator".into(),
-            format!("--listen=127.0.0.1:{emulator_port}"),
-            format!("--data-dir={}", dir.join("emulator-data").display()),
-        ],
+    let emulator_data = format!("--data-dir={}", dir.join("emulator-data").display());
+    let (_emulator, emulator_port) = spawn(
+        |port| {
+            vec![
+                "emulator".into(),
+                format!("--listen=127.0.0.1:{port}"),
+                emulator_data.clone(),
+            ]
+        },
         &[],
         &dir.join("emulator.log"),
     );
-    wait_listening(emulator_port).await;
     let emulator_url = format!("http://127.0.0.1:{emulator_port}");
 
     println!(
         "==> starting the controller as system:serviceaccount:launch-operator:launch-operator"
     );
-    let _controller = spawn(
-        &[
-            "controller".into(),
-            format!("--evidently-endpoint={emulator_url}"),
-            format!("--admin-listen=127.0.0.1:{}", free_port()),
-            "--leader-election-namespace=launch-operator".into(),
-        ],
+    let (_controller, _) = spawn(
+        |port| {
+            vec![
+                "controller".into(),
+                format!("--evidently-endpoint={emulator_url}"),
+                format!("--admin-listen=127.0.0.1:{port}"),
+                "--leader-election-namespace=launch-operator".into(),
+            ]
+        },
         &[
             ("KUBECONFIG", cp.operator_kubeconfig.display().to_string()),
             ("AWS_REGION", "us-east-1".into()),

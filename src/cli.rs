@@ -105,6 +105,39 @@ pub struct EmulatorArgs {
     pub log: LogArgs,
 }
 
+impl EmulatorArgs {
+    pub fn settings(&self) -> crate::emulator::RunSettings {
+        use crate::emulator::{AuthSettings, Database, RunSettings, Settings};
+        RunSettings {
+            listen: self.listen,
+            metrics_listen: self.metrics_listen,
+            database: match &self.database_url {
+                Some(url) => Database::Postgres {
+                    url: url.clone(),
+                    pool_size: self.database_pool_size,
+                },
+                None => Database::Sqlite {
+                    data_dir: self.data_dir.clone(),
+                },
+            },
+            auth: match self.auth {
+                AuthMode::Off => AuthSettings::Off,
+                AuthMode::Sigv4 => AuthSettings::Sigv4 {
+                    keys: self.auth_keys.clone(),
+                    reload_interval: self.auth_reload_interval,
+                },
+            },
+            settings: Settings {
+                region: self.region.clone(),
+                account_id: self.account_id.clone(),
+                body_limit: self.body_limit,
+                response_delays: self.fault_delay.clone(),
+                auth: None,
+            },
+        }
+    }
+}
+
 /// Whether the emulator checks request signatures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AuthMode {

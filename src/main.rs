@@ -18,7 +18,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Validate(args) => manifests::run(&args.paths),
-        Command::Emulator(args) => serve(&args.log.settings(), emulator::run(*args)),
+        Command::Emulator(args) => serve(&args.log.settings(), emulator::run(args.settings())),
         Command::Controller(args) => serve(&args.log.settings(), controller::run(args.settings())),
     }
 }

@@ -1,5 +1,8 @@
 //! The `launch-operator` binary as a user runs it: `crds` and `validate`.
 
+#[path = "support/ports.rs"]
+mod ports;
+
 use std::{
     collections::BTreeMap,
     io::Write,
@@ -154,19 +157,21 @@ fn the_controller_exits_on_sigterm_even_without_an_api_server() {
          current-context: x\n",
     )
     .unwrap();
-    let mut child = bin()
-        .args([
-            "controller",
-            "--leader-election=false",
-            "--admin-listen=127.0.0.1:0",
-        ])
-        .env("KUBECONFIG", &kubeconfig)
-        .env("AWS_REGION", "us-east-1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_secs(3));
+    let log = dir.path().join("controller.log");
+    // It installs its signal handlers before it binds the admin port: listening there, it is
+    // ready for SIGTERM.
+    let (mut child, _) = ports::with_free_ports("the controller", 1, |ports| {
+        let mut command = bin();
+        command
+            .args([
+                "controller",
+                "--leader-election=false",
+                &format!("--admin-listen=127.0.0.1:{}", ports[0]),
+            ])
+            .env("KUBECONFIG", &kubeconfig)
+            .env("AWS_REGION", "us-east-1");
+        ports::spawn_listening(command, ports, &log, std::time::Duration::from_secs(30))
+    });
     let sent = std::time::Instant::now();
     assert!(
         Command::new("kill")

@@ -21,8 +21,9 @@ use kube::{
 use launch_operator::crd::{FINALIZER, Feature, Launch, Project, Segment};
 use serde_json::{Value, json};
 use support::{
-    ControlPlane, Process, emulator_calls, emulator_mutating_calls, events, eventually,
-    evidently_client, http_get, namespace, start_controller, start_emulator, wait_event, with_logs,
+    ControlPlane, Process, controller_passes, emulator_calls, emulator_mutating_calls, events,
+    eventually, evidently_client, http_get, metric_sum, metrics_text, namespace, start_controller,
+    start_emulator, wait_event, with_logs,
 };
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -570,6 +571,35 @@ async fn resource_versions(api: &Api<Launch>) -> std::collections::BTreeMap<Stri
         .collect()
 }
 
+/// Waits until the controller has finished `passes` Launch passes during which no Launch object
+/// was written and Evidently got no mutating call; returns the resource versions and the
+/// mutating calls then.
+async fn wait_quiet(e: &Env, passes: f64) -> (std::collections::BTreeMap<String, String>, f64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let snapshot = || async {
+        (
+            resource_versions(&e.api).await,
+            emulator_mutating_calls(&e.emulator).await,
+            controller_passes(&e.controller, "Launch").await,
+        )
+    };
+    let mut start = snapshot().await;
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = snapshot().await;
+        if (&now.0, now.1) != (&start.0, start.1) {
+            // Something was written: a new round starts.
+            start = now;
+        } else if now.2 - start.2 >= passes {
+            return (now.0, now.1);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {passes} passes without a write within 60 s"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_hundred_ready_launches_cost_no_writes_when_nothing_changes() {
     let e = env("steady").await;
@@ -587,13 +617,12 @@ async fn a_hundred_ready_launches_cost_no_writes_when_nothing_changes() {
             if ready == 100 { Ok(()) } else { Err(format!("{ready} ready")) }
         })
         .await;
-        // Let in-flight passes settle, then measure two idle minutes.
-        tokio::time::sleep(Duration::from_secs(5)).await;
+        // Settled: a round of passes over every launch (the 2 s resync) that wrote nothing,
+        // neither a Launch object nor Evidently. Then two idle minutes are measured.
+        let (versions_before, mutating_before) = wait_quiet(&e, 100.0).await;
         // One create per launch, none repeated (and the operation label the idle count relies on
         // is the one the emulator uses).
         assert_eq!(emulator_calls(&e.emulator, "CreateLaunch").await, 100.0);
-        let versions_before = resource_versions(&e.api).await;
-        let mutating_before = emulator_mutating_calls(&e.emulator).await;
         let gets_before = emulator_calls(&e.emulator, "GetLaunch").await;
         tokio::time::sleep(Duration::from_secs(120)).await;
         let versions_after = resource_versions(&e.api).await;
@@ -705,11 +734,44 @@ async fn only_the_lease_holder_reconciles_and_a_standby_takes_over() {
     .await;
     let logs = vec![first.log.clone(), second.log.clone(), emulator.log.clone()];
     with_logs(logs, async {
-        tokio::time::sleep(Duration::from_secs(3)).await;
+        // The leader works: it reconciles a launch, then goes on resyncing it (every 2 s)...
+        let api: Api<Launch> = Api::namespaced(admin.clone(), &ns);
+        apply(&admin, &ns, &example("checkout-rollout.yaml", &ns)).await;
+        wait_ready(&api, "checkout-v2", "True", "Reconciled").await;
+        let passes = controller_passes(&first, "Launch").await;
+        eventually("three more passes of the leader", WAIT, || async {
+            let now = controller_passes(&first, "Launch").await;
+            if now >= passes + 3.0 {
+                Ok(())
+            } else {
+                Err(format!("{now} passes"))
+            }
+        })
+        .await;
+        // ...while the standby, watching the same namespace, does nothing: not ready, no pass
+        // (the duration histogram is always exposed, so its zero count is read, not missing),
+        // no Evidently call.
         assert_eq!(
             readyz(&second).await,
             503,
             "the standby must not be ready while the lease is held"
+        );
+        let standby = metrics_text(&second).await;
+        assert!(
+            standby
+                .lines()
+                .any(|l| l == "launch_operator_reconcile_duration_seconds_count 0"),
+            "the standby reconciled: {standby}"
+        );
+        assert_eq!(
+            metric_sum(&standby, "launch_operator_reconciles_total", ""),
+            0.0,
+            "the standby reconciled: {standby}"
+        );
+        assert_eq!(
+            metric_sum(&standby, "launch_operator_evidently_requests_total", ""),
+            0.0,
+            "the standby called Evidently: {standby}"
         );
 
         first.kill();
@@ -725,8 +787,16 @@ async fn only_the_lease_holder_reconciles_and_a_standby_takes_over() {
             },
         )
         .await;
-        let api: Api<Launch> = Api::namespaced(admin.clone(), &ns);
-        apply(&admin, &ns, &example("checkout-rollout.yaml", &ns)).await;
+        // It reconciles now.
+        eventually("passes of the new leader", WAIT, || async {
+            let now = controller_passes(&second, "Launch").await;
+            if now > 0.0 {
+                Ok(())
+            } else {
+                Err("no pass".into())
+            }
+        })
+        .await;
         wait_ready(&api, "checkout-v2", "True", "Reconciled").await;
 
         let status = second.terminate();

@@ -631,31 +631,46 @@ async fn launches_are_started_and_stopped_from_git_and_show_their_active_step() 
     let e = env("execution", &["project.yaml", "features.yaml"]).await;
     with_logs(e.logs(), async {
         // A step that started an hour ago and one a few seconds ahead.
-        let now = chrono::Utc::now();
-        let at = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let next = now + chrono::Duration::seconds(8);
+        let now = launch_operator::time::now_secs();
+        let at = |secs: i64| launch_operator::time::rfc3339(secs).unwrap();
+        let next = now + 8;
         let mut launch = example_documents("checkout-rollout.yaml", &e.ns).remove(0);
         launch["spec"]["scheduledSplitsConfig"]["steps"] = json!([
-            {"startTime": at(now - chrono::Duration::hours(1)), "groupWeights": {"control": 90000, "treatment": 10000}},
+            {"startTime": at(now - 3600), "groupWeights": {"control": 90000, "treatment": 10000}},
             {"startTime": at(next), "groupWeights": {"control": 50000, "treatment": 50000}}
         ]);
         support::apply_document(&e.admin, &e.ns, &launch).await;
-        e.wait_ready("Launch", "checkout-v2", "True", "Reconciled").await;
+        e.wait_ready("Launch", "checkout-v2", "True", "Reconciled")
+            .await;
         let launches = api(&e.admin, &e.ns, "Launch");
         let status = eventually("RUNNING at step 1", WAIT, || async {
             let s = launches.get("checkout-v2").await.unwrap().data["status"].clone();
-            if s["status"] == "RUNNING" && s["activeStep"] == 1 { Ok(s) } else { Err(s.to_string()) }
+            if s["status"] == "RUNNING" && s["activeStep"] == 1 {
+                Ok(s)
+            } else {
+                Err(s.to_string())
+            }
         })
         .await;
         assert_eq!(status["nextStepTime"], json!(at(next)));
         assert!(status["execution"]["startedTime"].is_string(), "{status}");
-        let evidently = e.ev.get_launch().project("shop").launch("checkout-v2").send().await.unwrap();
+        let evidently =
+            e.ev.get_launch()
+                .project("shop")
+                .launch("checkout-v2")
+                .send()
+                .await
+                .unwrap();
         assert_eq!(evidently.launch().unwrap().status().as_str(), "RUNNING");
 
         // The second step's time comes: the status follows without any change to the object.
         eventually("step 2 active", Duration::from_secs(30), || async {
             let s = launches.get("checkout-v2").await.unwrap().data["status"].clone();
-            if s["activeStep"] == 2 && s.get("nextStepTime").is_none() { Ok(()) } else { Err(s.to_string()) }
+            if s["activeStep"] == 2 && s.get("nextStepTime").is_none() {
+                Ok(())
+            } else {
+                Err(s.to_string())
+            }
         })
         .await;
 
@@ -665,22 +680,36 @@ async fn launches_are_started_and_stopped_from_git_and_show_their_active_step() 
         support::apply_document(&e.admin, &e.ns, &launch).await;
         eventually("CANCELLED", WAIT, || async {
             let s = launches.get("checkout-v2").await.unwrap().data["status"].clone();
-            if s["status"] == "CANCELLED" && s["statusReason"] == "rolled back" && s.get("activeStep").is_none() {
+            if s["status"] == "CANCELLED"
+                && s["statusReason"] == "rolled back"
+                && s.get("activeStep").is_none()
+            {
                 Ok(())
             } else {
                 Err(s.to_string())
             }
         })
         .await;
-        let evidently = e.ev.get_launch().project("shop").launch("checkout-v2").send().await.unwrap();
+        let evidently =
+            e.ev.get_launch()
+                .project("shop")
+                .launch("checkout-v2")
+                .send()
+                .await
+                .unwrap();
         assert_eq!(evidently.launch().unwrap().status().as_str(), "CANCELLED");
         assert_eq!(e.ready_of("Launch", "checkout-v2").await.1, "Reconciled");
 
         // An ended launch cannot run again.
         launch["spec"]["executionStatus"] = json!({"status": "START"});
         support::apply_document(&e.admin, &e.ns, &launch).await;
-        let message = e.wait_ready("Launch", "checkout-v2", "False", "LaunchEnded").await;
-        assert!(message.contains("CANCELLED") && message.contains("cannot run again"), "{message}");
+        let message = e
+            .wait_ready("Launch", "checkout-v2", "False", "LaunchEnded")
+            .await;
+        assert!(
+            message.contains("CANCELLED") && message.contains("cannot run again"),
+            "{message}"
+        );
     })
     .await;
 }

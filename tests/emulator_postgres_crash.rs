@@ -4,8 +4,6 @@
 //! answers 503 while it is down, loses nothing acknowledged, and is used again by the same
 //! processes once it is back.
 
-#[path = "support/postgres.rs"]
-mod pg_server;
 mod support;
 
 use std::{
@@ -18,8 +16,8 @@ use std::{
 
 use http_body_util::Full;
 use hyper::body::Bytes;
-use pg_server::Postgres;
 use serde_json::{Value, json};
+use support::postgres::Postgres;
 use support::{Process, http_get, start_emulator_unsigned};
 
 /// POSTs `body`; the status, or the transport error (a killed replica). Never waits more

@@ -8,13 +8,15 @@
 // API to the emulator is the point of this file.
 #![allow(deprecated)]
 
-use std::{net::SocketAddr, path::Path, process::Stdio, time::Duration};
+mod support;
+
+use std::time::Duration;
 
 use aws_sdk_evidently::{
     Client,
     config::{
-        BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
-        interceptors::BeforeTransmitInterceptorContextMut, retry::RetryConfig,
+        ConfigBag, Intercept, RuntimeComponents, interceptors::BeforeTransmitInterceptorContextMut,
+        retry::RetryConfig,
     },
     types::{
         EvaluationRequest, Event, EventType, LaunchGroupConfig, LaunchStatus,
@@ -25,23 +27,18 @@ use aws_sdk_evidently::{
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_types::DateTime;
 use launch_operator::emulator::{Emulator, Settings, serve, store::MemoryStore};
-use tokio::{net::TcpListener, process::Child, sync::oneshot};
+use tokio::{net::TcpListener, sync::oneshot};
 
 const ACCOUNT: &str = "arn:aws:evidently:us-east-1:123456789012";
 
-fn client(addr: SocketAddr) -> Client {
-    Client::from_conf(config(addr).build())
+fn client(url: &str) -> Client {
+    Client::from_conf(config(url).build())
 }
 
 /// The client configuration every test uses (an application's, pointed at the emulator).
-fn config(addr: SocketAddr) -> aws_sdk_evidently::config::Builder {
-    aws_sdk_evidently::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        // A failed call must fail now: the crash test counts on it.
-        .retry_config(RetryConfig::disabled())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
-        .endpoint_url(format!("http://{addr}"))
+fn config(url: &str) -> aws_sdk_evidently::config::Builder {
+    // A failed call must fail now: the crash test counts on it.
+    support::evidently_config(url).retry_config(RetryConfig::disabled())
 }
 
 /// aws-sdk-evidently puts the model's `dataplane.` host prefix in front of the endpoint of
@@ -73,62 +70,25 @@ impl Intercept for WithoutHostPrefix {
 }
 
 /// A client for the data plane: [`client`]'s configuration plus [`WithoutHostPrefix`].
-fn dataplane_client(addr: SocketAddr) -> Client {
-    Client::from_conf(config(addr).interceptor(WithoutHostPrefix).build())
+fn dataplane_client(url: &str) -> Client {
+    Client::from_conf(config(url).interceptor(WithoutHostPrefix).build())
 }
 
 /// The emulator in this process, on the in-memory store; stops when dropped.
 struct InProcess {
-    addr: SocketAddr,
+    url: String,
     _stop: oneshot::Sender<()>,
 }
 
 async fn in_process() -> InProcess {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
     let emulator = Emulator::new(MemoryStore::new(), &Settings::default());
     tokio::spawn(serve(listener, emulator, async {
         let _ = stopped.await;
     }));
-    InProcess { addr, _stop: stop }
-}
-
-/// The built binary, listening on a free port of 127.0.0.1, with its data in `data_dir`.
-async fn binary(data_dir: &Path) -> (Child, SocketAddr) {
-    let addr = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap()
-    };
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_launch-operator"))
-        .args(["emulator", "--listen", &addr.to_string(), "--data-dir"])
-        .arg(data_dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    wait_ready(addr).await;
-    (child, addr)
-}
-
-/// Polls `/readyz` until the emulator answers 200 (at most 20 s).
-async fn wait_ready(addr: SocketAddr) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    for _ in 0..400 {
-        if let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await {
-            let _ = stream
-                .write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                .await;
-            let mut answer = String::new();
-            let _ = stream.read_to_string(&mut answer).await;
-            if answer.starts_with("HTTP/1.1 200") {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the emulator at {addr} never became ready");
+    InProcess { url, _stop: stop }
 }
 
 fn variation(name: &str, value: &str) -> VariationConfig {
@@ -212,8 +172,8 @@ async fn create_launch(c: &Client, project: &str, name: &str) {
 #[tokio::test]
 async fn the_launch_lifecycle_through_the_built_binary_survives_sigterm_and_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, addr) = binary(dir.path()).await;
-    let c = client(addr);
+    let mut emulator = support::start_emulator_in(dir.path(), &[]).await;
+    let c = client(&emulator.url());
     fixture(&c).await;
 
     // Create by project ARN, with tags; references come back as ARNs.
@@ -302,20 +262,11 @@ async fn the_launch_lifecycle_through_the_built_binary_survives_sigterm_and_rest
     assert!(stopped.ended_time().is_some());
 
     // SIGTERM: the process exits cleanly; every acknowledged write is there after a restart.
-    let pid = child.id().unwrap().to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .expect("the emulator exits after SIGTERM")
-        .unwrap();
+    let exit = emulator.terminate();
     assert!(exit.success(), "{exit:?}");
 
-    let (_child, addr) = binary(dir.path()).await;
-    let c = client(addr);
+    emulator.restart();
+    let c = client(&emulator.url());
     let after = c
         .get_launch()
         .project("shop")
@@ -351,7 +302,7 @@ async fn the_launch_lifecycle_through_the_built_binary_survives_sigterm_and_rest
 #[tokio::test]
 async fn projects_features_and_segments_round_trip_through_the_sdk() {
     let server = in_process().await;
-    let c = client(server.addr);
+    let c = client(&server.url);
     fixture(&c).await;
 
     let project = c.get_project().project("shop").send().await.unwrap();
@@ -403,7 +354,7 @@ async fn projects_features_and_segments_round_trip_through_the_sdk() {
 #[tokio::test]
 async fn paginators_walk_every_page_and_the_status_filter_applies() {
     let server = in_process().await;
-    let c = client(server.addr);
+    let c = client(&server.url);
     fixture(&c).await;
     for i in 0..5 {
         create_launch(&c, "shop", &format!("l{i}")).await;
@@ -483,7 +434,7 @@ async fn paginators_walk_every_page_and_the_status_filter_applies() {
 #[tokio::test]
 async fn tags_work_on_every_arn_kind_through_the_sdk() {
     let server = in_process().await;
-    let c = client(server.addr);
+    let c = client(&server.url);
     fixture(&c).await;
     create_launch(&c, "shop", "l").await;
     for arn in [
@@ -528,7 +479,7 @@ async fn tags_work_on_every_arn_kind_through_the_sdk() {
 #[tokio::test]
 async fn every_error_reaches_the_sdk_as_its_typed_variant() {
     let server = in_process().await;
-    let c = client(server.addr);
+    let c = client(&server.url);
     fixture(&c).await;
     create_launch(&c, "shop", "l").await;
 
@@ -682,8 +633,8 @@ async fn every_error_reaches_the_sdk_as_its_typed_variant() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_launch_survives_sigkill() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, addr) = binary(dir.path()).await;
-    let c = client(addr);
+    let mut emulator = support::start_emulator_in(dir.path(), &[]).await;
+    let c = client(&emulator.url());
     const WRITERS: usize = 8;
     for w in 0..WRITERS {
         let project = format!("p{w}");
@@ -705,10 +656,12 @@ async fn every_acknowledged_launch_survives_sigkill() {
         .unwrap();
 
     // Writers create launches until the emulator dies under them; each remembers the launches
-    // that got a 200, with the answer.
+    // that got a 200, with the answer, and counts them where the test sees the count.
+    let (count, mut counted) = tokio::sync::watch::channel(0usize);
     let writers: Vec<_> = (0..WRITERS)
         .map(|w| {
             let c = c.clone();
+            let count = count.clone();
             tokio::spawn(async move {
                 let project = format!("p{w}");
                 let mut acknowledged = Vec::new();
@@ -726,7 +679,8 @@ async fn every_acknowledged_launch_survives_sigkill() {
                         .await;
                     match sent {
                         Ok(out) => {
-                            acknowledged.push((project.clone(), out.launch().unwrap().clone()))
+                            acknowledged.push((project.clone(), out.launch().unwrap().clone()));
+                            count.send_modify(|n| *n += 1);
                         }
                         Err(_) => break,
                     }
@@ -735,27 +689,27 @@ async fn every_acknowledged_launch_survives_sigkill() {
             })
         })
         .collect();
+    drop(count);
 
-    let delay = rand::random_range(100..700);
-    tokio::time::sleep(Duration::from_millis(delay)).await;
-    child.start_kill().unwrap(); // SIGKILL
-    child.wait().await.unwrap();
+    // SIGKILL once a random number of writes was acknowledged, with more in flight.
+    let target = rand::random_range(1..=200usize);
+    tokio::time::timeout(Duration::from_secs(60), counted.wait_for(|n| *n >= target))
+        .await
+        .unwrap_or_else(|_| panic!("{target} writes not acknowledged within 60 s"))
+        .expect("the writers stopped before the kill");
+    emulator.kill();
 
     let mut acknowledged = Vec::new();
     for w in writers {
         acknowledged.extend(w.await.unwrap());
     }
-    assert!(
-        !acknowledged.is_empty(),
-        "no write finished within {delay} ms"
-    );
     eprintln!(
-        "{} launches acknowledged before SIGKILL at {delay} ms",
+        "{} launches acknowledged, SIGKILL after {target}",
         acknowledged.len()
     );
 
-    let (_child, addr) = binary(dir.path()).await;
-    let c = client(addr);
+    emulator.restart();
+    let c = client(&emulator.url());
     for (project, launch) in &acknowledged {
         let got = c
             .get_launch()
@@ -779,8 +733,8 @@ async fn every_acknowledged_launch_survives_sigkill() {
 #[tokio::test]
 async fn the_data_plane_works_through_the_sdk_against_the_built_binary() {
     let dir = tempfile::tempdir().unwrap();
-    let (_child, addr) = binary(dir.path()).await;
-    let c = dataplane_client(addr);
+    let emulator = support::start_emulator_in(dir.path(), &[]).await;
+    let c = dataplane_client(&emulator.url());
     fixture(&c).await;
 
     let e = c
@@ -1003,7 +957,7 @@ async fn a_plain_sdk_client_prefixes_the_host_of_data_plane_calls() {
     }
     let server = in_process().await;
     let uris = Uris::default();
-    let c = Client::from_conf(config(server.addr).interceptor(uris.clone()).build());
+    let c = Client::from_conf(config(&server.url).interceptor(uris.clone()).build());
     fixture(&c).await;
     let err = c
         .evaluate_feature()
@@ -1024,14 +978,11 @@ async fn a_plain_sdk_client_prefixes_the_host_of_data_plane_calls() {
         Some(
             format!(
                 "http://dataplane.{}/projects/shop/evaluations/checkout",
-                server.addr
+                server.url.trim_start_matches("http://")
             )
             .as_str()
         )
     );
     // The control-plane calls of the fixture went to the endpoint as given.
-    assert!(
-        sent[0].starts_with(&format!("http://{}/", server.addr)),
-        "{sent:?}"
-    );
+    assert!(sent[0].starts_with(&format!("{}/", server.url)), "{sent:?}");
 }

@@ -8,8 +8,7 @@
 //! The last section is PostgreSQL's alone: startup errors, 503 while the database is down and
 //! recovery after it comes back, and views that rebuild after missed notifications.
 
-#[path = "support/postgres.rs"]
-mod pg_server;
+mod support;
 
 use std::{
     any::Any,
@@ -24,8 +23,8 @@ use launch_operator::emulator::{
     Emulator, Settings, router,
     store::{Key, Kind, MemoryStore, PostgresStore, SqliteStore, Store, StoreError},
 };
-use pg_server::Postgres;
 use serde_json::{Value, json};
+use support::postgres::Postgres;
 use tower::ServiceExt;
 
 // ---------------------------------------------------------------- fixtures
@@ -569,12 +568,8 @@ async fn another_replicas_write_reaches_the_evaluation_view_within_a_second<B: B
 
 #[tokio::test]
 async fn startup_fails_clearly_when_the_database_is_unreachable() {
-    // A port nothing listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A port nothing listens on (free a moment ago).
+    let port = support::ports::candidate();
     let url = format!("postgres://someone:secret@127.0.0.1:{port}/db");
     let err = PostgresStore::connect(&url, 4)
         .await

@@ -175,8 +175,12 @@ mod tests {
 
     #[tokio::test]
     async fn beyond_the_queue_events_are_dropped_and_counted_without_waiting() {
-        // An API server that never answers: the writer stays on its first event.
-        let hung = tower::service_fn(|_: http::Request<kube::client::Body>| {
+        // An API server that never answers: the writer stays on its first event. It says when
+        // the request arrives, so the test knows the writer took that event off the queue.
+        let requested = Arc::new(tokio::sync::Notify::new());
+        let arrived = requested.clone();
+        let hung = tower::service_fn(move |_: http::Request<kube::client::Body>| {
+            arrived.notify_one();
             std::future::pending::<Result<http::Response<kube::client::Body>, std::io::Error>>()
         });
         let client = Client::new(hung, "default");
@@ -187,7 +191,9 @@ mod tests {
         };
         let (events, writer) = Events::start(client, reporter, metrics.clone());
         events.publish(event("First"), launch_ref());
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::timeout(Duration::from_secs(5), requested.notified())
+            .await
+            .expect("the writer sends the first event");
         // The writer holds the first; the queue takes QUEUE more; the last two are dropped.
         let started = std::time::Instant::now();
         for _ in 0..QUEUE + 2 {

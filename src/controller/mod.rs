@@ -177,6 +177,7 @@ pub async fn run(args: Settings) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
     let evidently = Evidently::from_env(args.evidently_endpoint.as_deref(), metrics.clone()).await;
     let identity = args.identity.clone().unwrap_or_else(hostname);
+    // Before the admin port is bound: once it listens, SIGTERM stops the controller cleanly.
     let shutdown = crate::telemetry::shutdown_signal().shared();
     let ready = Arc::new(AtomicBool::new(false));
 

@@ -177,6 +177,7 @@ mod tests {
     use crate::{
         crd::{Launch, LaunchStatus},
         evidently::ObservedLaunch,
+        rules::LaunchStatus as EvidentlyStatus,
     };
 
     fn next_status(
@@ -189,12 +190,12 @@ mod tests {
         super::next_status::<Launch>(previous, observed, None, outcome, generation, now)
     }
 
-    fn observed(status: &str) -> ObservedLaunch {
+    fn observed(status: EvidentlyStatus) -> ObservedLaunch {
         ObservedLaunch {
             arn: "arn:aws:evidently:r:a:project/p/launch/l".into(),
             name: "l".into(),
             project: None,
-            status: status.into(),
+            status,
             status_reason: Some(String::new()),
             description: None,
             created_time: 1_700_000_000,
@@ -217,7 +218,7 @@ mod tests {
     fn ready_status_carries_what_evidently_reported() {
         let s = next_status(
             None,
-            Some(&observed("RUNNING")),
+            Some(&observed(EvidentlyStatus::Running)),
             &Outcome::Reconciled,
             Some(3),
             at(10),
@@ -265,7 +266,7 @@ mod tests {
         assert_eq!(same.conditions[0].reason, "DependencyNotFound");
         let flipped = next_status(
             Some(&same),
-            Some(&observed("CREATED")),
+            Some(&observed(EvidentlyStatus::Created)),
             &Outcome::Reconciled,
             Some(1),
             at(30),
@@ -277,14 +278,14 @@ mod tests {
     fn a_repeated_pass_computes_an_identical_status() {
         let first = next_status(
             None,
-            Some(&observed("CREATED")),
+            Some(&observed(EvidentlyStatus::Created)),
             &Outcome::Reconciled,
             Some(2),
             at(10),
         );
         let again = next_status(
             Some(&first),
-            Some(&observed("CREATED")),
+            Some(&observed(EvidentlyStatus::Created)),
             &Outcome::Reconciled,
             Some(2),
             at(99),
@@ -296,7 +297,7 @@ mod tests {
     fn a_failed_pass_keeps_the_known_arn() {
         let ok = next_status(
             None,
-            Some(&observed("CREATED")),
+            Some(&observed(EvidentlyStatus::Created)),
             &Outcome::Reconciled,
             Some(1),
             at(10),

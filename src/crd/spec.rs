@@ -5,7 +5,6 @@
 //! deserialize into the spec types (wrong types, unknown fields). Each function returns the
 //! Create request the spec stands for.
 
-use chrono::DateTime;
 use serde_json::{Map, Value};
 
 use super::schema::MAX_SPEC_TAGS;
@@ -43,8 +42,8 @@ pub fn validate_spec(
             let Some(start) = step.get_mut("startTime") else {
                 continue;
             };
-            match start.as_str().map(DateTime::parse_from_rfc3339) {
-                Some(Ok(t)) => *start = Value::from(t.timestamp()),
+            match start.as_str().and_then(crate::time::parse_rfc3339) {
+                Some(secs) => *start = Value::from(secs),
                 _ => {
                     s.violations.push(Violation::with_value(
                         &format!("scheduledSplitsConfig.steps[{i}].startTime"),
@@ -73,7 +72,7 @@ pub fn validate_feature_spec(
     s.body
         .insert("project".into(), Value::String(project.clone()));
     let body = Value::Object(std::mem::take(&mut s.body));
-    let result = typed(
+    let result = rules::validate_typed(
         "CreateFeatureRequest",
         body,
         |input: &CreateFeatureInput| {
@@ -103,7 +102,7 @@ pub fn validate_project_spec(
 ) -> Result<CreateProjectInput, Vec<Violation>> {
     let mut s = Spec::new(spec, "CreateProjectRequest", metadata_name, &[])?;
     let body = Value::Object(std::mem::take(&mut s.body));
-    let result = typed(
+    let result = rules::validate_typed(
         "CreateProjectRequest",
         body,
         |_: &CreateProjectInput| vec![],
@@ -118,33 +117,12 @@ pub fn validate_segment_spec(
 ) -> Result<CreateSegmentInput, Vec<Violation>> {
     let mut s = Spec::new(spec, "CreateSegmentRequest", metadata_name, &[])?;
     let body = Value::Object(std::mem::take(&mut s.body));
-    let result = typed(
+    let result = rules::validate_typed(
         "CreateSegmentRequest",
         body,
         |input: &CreateSegmentInput| check_pattern(&input.pattern, "pattern"),
     );
     s.finish(result, false)
-}
-
-/// Walks `body` along `shape`, decodes it, and adds the kind's own rules.
-fn typed<T: serde::de::DeserializeOwned>(
-    shape: &str,
-    body: Value,
-    rules: impl FnOnce(&T) -> Vec<Violation>,
-) -> Result<T, Vec<Violation>> {
-    let mut violations = rules::validate_shape(shape, &body, "");
-    match serde_json::from_value::<T>(body) {
-        Ok(input) => {
-            violations.extend(rules(&input));
-            if violations.is_empty() {
-                Ok(input)
-            } else {
-                Err(violations)
-            }
-        }
-        Err(e) if violations.is_empty() => Err(vec![Violation::new("", e.to_string())]),
-        Err(_) => Err(violations),
-    }
 }
 
 /// What every kind's check shares: the spec as a request body with its name defaulted, the

@@ -72,9 +72,9 @@ impl Arns {
         if !reference.starts_with("arn:") {
             return Ok(reference.to_string());
         }
-        reference
-            .strip_prefix(&self.prefix)
-            .and_then(|rest| rest.strip_prefix(resource_prefix))
+        rules::arn::split(reference)
+            .filter(|(prefix, _)| *prefix == self.prefix)
+            .and_then(|(_, resource)| resource.strip_prefix(resource_prefix))
             .filter(|name| is_name(name_shape, name))
             .map(str::to_string)
             .ok_or_else(|| ApiError::not_found(kind, reference))
@@ -82,7 +82,7 @@ impl Arns {
 
     /// The resource an ARN names (for the tag operations).
     pub fn resource(&self, arn: &str) -> Result<Key, ApiError> {
-        let (prefix, resource) = split_arn(arn).ok_or_else(|| {
+        let (prefix, resource) = rules::arn::split(arn).ok_or_else(|| {
             ApiError::invalid_field(
                 "resourceArn",
                 "Member must be an ARN of an Evidently resource",
@@ -116,17 +116,6 @@ impl Arns {
         }
         Ok(key)
     }
-}
-
-/// Splits `arn:<partition>:evidently:<region>:<account>:<resource>` after the fifth colon.
-fn split_arn(arn: &str) -> Option<(&str, &str)> {
-    let mut colons = arn.match_indices(':').map(|(i, _)| i);
-    let end = colons.nth(4)?;
-    let (prefix, resource) = arn.split_at(end + 1);
-    prefix
-        .starts_with("arn:")
-        .then_some((prefix, resource))
-        .filter(|(p, _)| p.split(':').nth(2) == Some("evidently"))
 }
 
 /// Whether `name` satisfies the model's constraints for the name shape `shape`.

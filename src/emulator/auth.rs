@@ -816,43 +816,21 @@ keys:
         let path = "/projects/shop/evaluations/checkout";
         let now = SystemTime::now();
         let code = |h: &HeaderMap, b: &[u8]| check(&keys, h, path, b).unwrap_err().code;
+        let app_signed_at =
+            |t: SystemTime| signed("app-secret", "AKIDAPP", "us-east-1", "POST", path, body, t);
 
         let wrong_secret = signed("nope", "AKIDAPP", "us-east-1", "POST", path, body, now);
         assert_eq!(code(&wrong_secret, body), INVALID);
         let unknown = signed("x", "AKIDUNKNOWN", "us-east-1", "POST", path, body, now);
         assert_eq!(code(&unknown, body), UNRECOGNIZED);
-        let old = signed(
-            "app-secret",
-            "AKIDAPP",
-            "us-east-1",
-            "POST",
-            path,
-            body,
-            now - Duration::from_secs(16 * 60),
-        );
+        let old = app_signed_at(now - Duration::from_secs(16 * 60));
         let e = check(&keys, &old, path, body).unwrap_err();
         assert_eq!(e.code, INVALID);
         assert!(e.message.starts_with("Signature expired"), "{e}");
-        let future = signed(
-            "app-secret",
-            "AKIDAPP",
-            "us-east-1",
-            "POST",
-            path,
-            body,
-            now + Duration::from_secs(16 * 60),
-        );
+        let future = app_signed_at(now + Duration::from_secs(16 * 60));
         let e = check(&keys, &future, path, body).unwrap_err();
         assert!(e.message.starts_with("Signature not yet current"), "{e}");
-        let good = signed(
-            "app-secret",
-            "AKIDAPP",
-            "us-east-1",
-            "POST",
-            path,
-            body,
-            now,
-        );
+        let good = app_signed_at(now);
         assert_eq!(
             code(&good, br#"{"entityId": "u2"}"#),
             INVALID,

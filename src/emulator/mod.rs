@@ -27,7 +27,7 @@ pub mod resources;
 pub mod store;
 pub mod wire;
 
-use std::{future::Future, sync::Arc};
+use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -39,7 +39,6 @@ use self::{
     metrics::Metrics,
     store::{PostgresStore, SqliteStore},
 };
-use crate::cli::EmulatorArgs;
 
 /// What the emulator needs besides its store.
 #[derive(Debug, Clone)]
@@ -66,6 +65,40 @@ impl Default for Settings {
             auth: None,
         }
     }
+}
+
+/// What [`run`] runs with: the command line's `emulator` flags (`crate::cli` parses them).
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    /// Address of the API (and /healthz, /readyz, /metrics).
+    pub listen: SocketAddr,
+    /// Address of /metrics alone, instead of the API's.
+    pub metrics_listen: Option<SocketAddr>,
+    pub database: Database,
+    pub auth: AuthSettings,
+    /// Region, account, body limit and delays; its `auth` is filled in from [`Self::auth`].
+    pub settings: Settings,
+}
+
+/// Where the resources are kept.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// SQLite in this directory (created if missing).
+    Sqlite { data_dir: PathBuf },
+    /// PostgreSQL, shared by several replicas, with at most `pool_size` connections.
+    Postgres { url: String, pool_size: usize },
+}
+
+/// Whether requests must be signed.
+#[derive(Debug, Clone)]
+pub enum AuthSettings {
+    Off,
+    /// AWS Signature Version 4 with a key of the file `keys` (required), read again when it
+    /// changes, checked every `reload_interval`.
+    Sigv4 {
+        keys: Option<PathBuf>,
+        reload_interval: Duration,
+    },
 }
 
 /// The emulator's shared state: store, ARN formats, metrics.
@@ -131,54 +164,52 @@ pub async fn serve<S: store::Store>(
         .await
 }
 
-/// Runs the emulator until SIGTERM/SIGINT, on PostgreSQL if `--database-url` is given and on
-/// SQLite in `--data-dir` otherwise.
-pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
-    let auth = match (args.auth, &args.auth_keys) {
-        (crate::cli::AuthMode::Off, _) => None,
-        (crate::cli::AuthMode::Sigv4, None) => anyhow::bail!(
+/// Runs the emulator until SIGTERM/SIGINT, on PostgreSQL or SQLite as `run.database` says.
+pub async fn run(run: RunSettings) -> anyhow::Result<()> {
+    let mut settings = run.settings.clone();
+    settings.auth = match &run.auth {
+        AuthSettings::Off => None,
+        AuthSettings::Sigv4 { keys: None, .. } => anyhow::bail!(
             "--auth sigv4 needs --auth-keys (EMULATOR_AUTH_KEYS): the file of access keys"
         ),
-        (crate::cli::AuthMode::Sigv4, Some(path)) => {
+        AuthSettings::Sigv4 {
+            keys: Some(path),
+            reload_interval,
+        } => {
             let keys = Arc::new(auth::Keys::load(path)?);
             tracing::info!(path = %path.display(), keys = keys.len(), "requests must be signed (SigV4)");
-            keys.clone().watch(args.auth_reload_interval);
+            keys.clone().watch(*reload_interval);
             Some(keys)
         }
     };
-    let settings = Settings {
-        region: args.region.clone(),
-        account_id: args.account_id.clone(),
-        body_limit: args.body_limit,
-        response_delays: args.fault_delay.clone(),
-        auth,
-    };
-    match &args.database_url {
-        Some(url) => {
-            let store = PostgresStore::connect(url, args.database_pool_size)
+    match &run.database {
+        Database::Postgres { url, pool_size } => {
+            let store = PostgresStore::connect(url, *pool_size)
                 .await
                 .context("opening the PostgreSQL store")?;
             let database = format!("postgres://{}", store.target());
-            listen_and_serve(store, &args, &settings, &database).await
+            listen_and_serve(store, &run, &settings, &database).await
         }
-        None => {
-            let data_dir = args.data_dir.clone();
-            let store = tokio::task::spawn_blocking(move || SqliteStore::open(&data_dir))
+        Database::Sqlite { data_dir } => {
+            let dir = data_dir.clone();
+            let store = tokio::task::spawn_blocking(move || SqliteStore::open(&dir))
                 .await
                 .context("opening the store")??;
-            let database = args.data_dir.display().to_string();
-            listen_and_serve(store, &args, &settings, &database).await
+            let database = data_dir.display().to_string();
+            listen_and_serve(store, &run, &settings, &database).await
         }
     }
 }
 
 async fn listen_and_serve<S: store::Store>(
     store: S,
-    args: &EmulatorArgs,
+    args: &RunSettings,
     settings: &Settings,
     database: &str,
 ) -> anyhow::Result<()> {
     let emulator = Emulator::new(store, settings);
+    // Before the port is bound: once it listens, SIGTERM stops the emulator cleanly.
+    let shutdown = futures::FutureExt::shared(crate::telemetry::shutdown_signal());
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -189,7 +220,6 @@ async fn listen_and_serve<S: store::Store>(
         account_id = %settings.account_id,
         "Evidently emulator listening"
     );
-    let shutdown = futures::FutureExt::shared(crate::telemetry::shutdown_signal());
     match args.metrics_listen {
         None => serve(listener, emulator, shutdown)
             .await

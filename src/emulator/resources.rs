@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::rules::{LaunchGroupConfig, MetricMonitorConfig, ScheduledSplitsLaunchConfig};
+use crate::rules::{
+    LaunchGroupConfig, LaunchStatus, MetricMonitorConfig, ScheduledSplitsLaunchConfig,
+};
 
 pub type Tags = BTreeMap<String, String>;
 
@@ -19,7 +21,7 @@ pub const LAUNCH_TYPE: &str = "aws.evidently.splits";
 
 /// Now, in epoch seconds with millisecond precision, as timestamps travel on the wire.
 pub fn now() -> f64 {
-    chrono::Utc::now().timestamp_millis() as f64 / 1000.0
+    k8s_openapi::jiff::Timestamp::now().as_millisecond() as f64 / 1000.0
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,33 +72,6 @@ pub struct Feature {
     pub tags: Tags,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum LaunchStatus {
-    Created,
-    Updating,
-    Running,
-    Completed,
-    Cancelled,
-}
-
-impl LaunchStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LaunchStatus::Created => "CREATED",
-            LaunchStatus::Updating => "UPDATING",
-            LaunchStatus::Running => "RUNNING",
-            LaunchStatus::Completed => "COMPLETED",
-            LaunchStatus::Cancelled => "CANCELLED",
-        }
-    }
-
-    /// Stopped for good: COMPLETED or CANCELLED.
-    pub fn is_terminal(self) -> bool {
-        matches!(self, LaunchStatus::Completed | LaunchStatus::Cancelled)
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LaunchExecution {
@@ -126,18 +101,11 @@ impl LaunchGroup {
     }
 
     pub fn to_config(&self) -> LaunchGroupConfig {
-        let (feature, variation) = self
-            .feature_variations
-            .iter()
-            .next()
-            .map(|(f, v)| (f.clone(), v.clone()))
-            .unwrap_or_default();
-        LaunchGroupConfig {
-            name: self.name.clone(),
-            description: self.description.clone(),
-            feature,
-            variation,
-        }
+        LaunchGroupConfig::from_feature_variations(
+            &self.name,
+            self.description.as_deref(),
+            &self.feature_variations,
+        )
     }
 }
 

@@ -11,8 +11,8 @@ use aws_sdk_evidently::types as sdk;
 use aws_smithy_types::DateTime;
 
 use crate::rules::{
-    CreateLaunchInput, LaunchGroupConfig, MetricDefinitionConfig, MetricMonitorConfig,
-    ScheduledSplitConfig, SegmentOverride,
+    CreateLaunchInput, LaunchGroupConfig, LaunchStatus, MetricDefinitionConfig,
+    MetricMonitorConfig, ScheduledSplitConfig, SegmentOverride,
 };
 
 /// A launch as Evidently reports it, in plain types.
@@ -21,7 +21,7 @@ pub struct ObservedLaunch {
     pub arn: String,
     pub name: String,
     pub project: Option<String>,
-    pub status: String,
+    pub status: LaunchStatus,
     pub status_reason: Option<String>,
     pub description: Option<String>,
     /// Epoch seconds.
@@ -57,12 +57,26 @@ fn secs(t: &DateTime) -> i64 {
     t.secs()
 }
 
-/// The name part of a segment reference (`arn:...:segment/<name>` or `<name>`).
-pub fn segment_name(reference: &str) -> &str {
-    match reference.rsplit_once(":segment/") {
-        Some((_, name)) if reference.starts_with("arn:") => name,
-        _ => reference,
+/// The SDK's launch status as the shared enum. A status this SDK does not know (the final model
+/// of the retired service has none) reads as UPDATING: not ended, and neither StartLaunch nor
+/// StopLaunch is due, so the controller only looks again at the next pass.
+fn launch_status(status: &sdk::LaunchStatus) -> LaunchStatus {
+    match status {
+        sdk::LaunchStatus::Created => LaunchStatus::Created,
+        sdk::LaunchStatus::Running => LaunchStatus::Running,
+        sdk::LaunchStatus::Completed => LaunchStatus::Completed,
+        sdk::LaunchStatus::Cancelled => LaunchStatus::Cancelled,
+        sdk::LaunchStatus::Updating => LaunchStatus::Updating,
+        _ => LaunchStatus::Updating,
     }
+}
+
+/// The name part of a segment reference (`arn:...:segment/<name>` or `<name>`). Any region
+/// and account: Evidently answers with ARNs of its own, and the spec names segments by name.
+pub fn segment_name(reference: &str) -> &str {
+    crate::rules::arn::split(reference)
+        .and_then(|(_, resource)| resource.strip_prefix("segment/"))
+        .unwrap_or(reference)
 }
 
 impl ObservedLaunch {
@@ -71,18 +85,11 @@ impl ObservedLaunch {
             .groups()
             .iter()
             .map(|g| {
-                let (feature, variation) = g
-                    .feature_variations()
-                    .iter()
-                    .next()
-                    .map(|(f, v)| (f.clone(), v.clone()))
-                    .unwrap_or_default();
-                LaunchGroupConfig {
-                    name: g.name().to_string(),
-                    description: g.description().map(str::to_string),
-                    feature,
-                    variation,
-                }
+                LaunchGroupConfig::from_feature_variations(
+                    g.name(),
+                    g.description(),
+                    g.feature_variations(),
+                )
             })
             .collect();
         let metric_monitors = l
@@ -126,7 +133,7 @@ impl ObservedLaunch {
             arn: l.arn().to_string(),
             name: l.name().to_string(),
             project: l.project().map(str::to_string),
-            status: l.status().as_str().to_string(),
+            status: launch_status(l.status()),
             status_reason: l.status_reason().map(str::to_string),
             description: l.description().map(str::to_string),
             created_time: secs(l.created_time()),
@@ -361,7 +368,7 @@ mod tests {
             arn: "arn:aws:evidently:us-east-1:1:project/shop/launch/l".into(),
             name: "l".into(),
             project: Some("arn:aws:evidently:us-east-1:1:project/shop".into()),
-            status: "CREATED".into(),
+            status: LaunchStatus::Created,
             status_reason: None,
             description: Some(String::new()),
             created_time: 1,

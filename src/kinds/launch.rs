@@ -12,7 +12,7 @@ use crate::{
         LaunchStatus, validate_spec,
     },
     evidently::{Evidently, EvidentlyError, ObservedLaunch, diff, launch::segment_name},
-    rules::{CreateLaunchInput, ScheduledSplitConfig, Violation},
+    rules::{CreateLaunchInput, LaunchStatus as EvidentlyStatus, ScheduledSplitConfig, Violation},
     time::rfc3339,
 };
 
@@ -23,16 +23,11 @@ pub struct LaunchDesired {
     pub execution: Option<ExecutionStatusSpec>,
 }
 
-/// Evidently's launch statuses that never change again.
-pub fn is_ended(status: &str) -> bool {
-    status == "COMPLETED" || status == "CANCELLED"
-}
-
 /// Whether StartLaunch or StopLaunch is due for the `executionStatus` asked for.
-fn execution_due(execution: Option<&ExecutionStatusSpec>, status: &str) -> bool {
+fn execution_due(execution: Option<&ExecutionStatusSpec>, status: EvidentlyStatus) -> bool {
     match execution.map(|e| e.status) {
-        Some(ExecutionAction::Start) => status == "CREATED" || is_ended(status),
-        Some(ExecutionAction::Stop) => status == "RUNNING",
+        Some(ExecutionAction::Start) => status == EvidentlyStatus::Created || status.is_terminal(),
+        Some(ExecutionAction::Stop) => status == EvidentlyStatus::Running,
         None => false,
     }
 }
@@ -121,13 +116,13 @@ impl Managed for Launch {
     }
     fn compare(d: &LaunchDesired, o: &ObservedLaunch) -> Vec<&'static str> {
         let mut changed = diff(&d.input, &o.tags, o).changed;
-        if execution_due(d.execution.as_ref(), &o.status) {
+        if execution_due(d.execution.as_ref(), o.status) {
             changed.push("executionStatus");
         }
         changed
     }
     fn frozen(o: &ObservedLaunch, changed: &[&'static str]) -> Option<String> {
-        if !is_ended(&o.status) {
+        if !o.status.is_terminal() {
             return None;
         }
         Some(if changed == ["executionStatus"] {
@@ -177,7 +172,7 @@ impl Managed for Launch {
         o: &ObservedLaunch,
     ) -> Result<(), EvidentlyError> {
         let project = at.project.as_deref().unwrap_or_default();
-        if o.status == "RUNNING" {
+        if o.status == EvidentlyStatus::Running {
             match ev
                 .stop_launch(
                     project,
@@ -208,7 +203,7 @@ impl Managed for Launch {
     }
     fn observe(status: &mut LaunchStatus, o: &ObservedLaunch, _desired: Option<&LaunchDesired>) {
         status.arn = Some(o.arn.clone());
-        status.status = Some(o.status.clone());
+        status.status = Some(o.status.as_str().to_string());
         status.status_reason = o.status_reason.clone().filter(|r| !r.is_empty());
         status.created_time = rfc3339(o.created_time);
         status.last_updated_time = rfc3339(o.last_updated_time);
@@ -220,7 +215,7 @@ impl Managed for Launch {
         } else {
             None
         };
-        let (active, next) = if o.status == "RUNNING" {
+        let (active, next) = if o.status == EvidentlyStatus::Running {
             schedule_at(&o.steps, crate::time::now_secs() as f64)
         } else {
             (None, None)
@@ -273,12 +268,12 @@ mod tests {
             status: ExecutionAction::Stop,
             ..start.clone()
         };
-        assert!(execution_due(Some(&start), "CREATED"));
-        assert!(!execution_due(Some(&start), "RUNNING"));
-        assert!(execution_due(Some(&start), "COMPLETED"));
-        assert!(execution_due(Some(&stop), "RUNNING"));
-        assert!(!execution_due(Some(&stop), "CREATED"));
-        assert!(!execution_due(Some(&stop), "CANCELLED"));
-        assert!(!execution_due(None, "CREATED"));
+        assert!(execution_due(Some(&start), EvidentlyStatus::Created));
+        assert!(!execution_due(Some(&start), EvidentlyStatus::Running));
+        assert!(execution_due(Some(&start), EvidentlyStatus::Completed));
+        assert!(execution_due(Some(&stop), EvidentlyStatus::Running));
+        assert!(!execution_due(Some(&stop), EvidentlyStatus::Created));
+        assert!(!execution_due(Some(&stop), EvidentlyStatus::Cancelled));
+        assert!(!execution_due(None, EvidentlyStatus::Created));
     }
 }

@@ -10,10 +10,45 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Violation, walk::validate_shape};
+use super::{Violation, walk::validate_typed};
 
 /// The documented per-resource tag limit ("up to 50 tags"); the model's TagMap has no size trait.
 pub const MAX_TAGS: usize = 50;
+
+/// A launch's status in Evidently (the model's `LaunchStatus`), as the emulator keeps it and
+/// the controller reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LaunchStatus {
+    Created,
+    Updating,
+    Running,
+    Completed,
+    Cancelled,
+}
+
+impl LaunchStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LaunchStatus::Created => "CREATED",
+            LaunchStatus::Updating => "UPDATING",
+            LaunchStatus::Running => "RUNNING",
+            LaunchStatus::Completed => "COMPLETED",
+            LaunchStatus::Cancelled => "CANCELLED",
+        }
+    }
+
+    /// Stopped for good: COMPLETED or CANCELLED.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, LaunchStatus::Completed | LaunchStatus::Cancelled)
+    }
+}
+
+impl std::fmt::Display for LaunchStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// A group of a launch: one variation of one feature.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +59,28 @@ pub struct LaunchGroupConfig {
     pub description: Option<String>,
     pub feature: String,
     pub variation: String,
+}
+
+impl LaunchGroupConfig {
+    /// A group as Evidently answers with it: `featureVariations`, a map that holds the one
+    /// feature of the group and its variation (empty names if it is empty).
+    pub fn from_feature_variations<'a>(
+        name: &str,
+        description: Option<&str>,
+        feature_variations: impl IntoIterator<Item = (&'a String, &'a String)>,
+    ) -> LaunchGroupConfig {
+        let (feature, variation) = feature_variations
+            .into_iter()
+            .next()
+            .map(|(f, v)| (f.clone(), v.clone()))
+            .unwrap_or_default();
+        LaunchGroupConfig {
+            name: name.to_string(),
+            description: description.map(str::to_string),
+            feature,
+            variation,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,11 +184,6 @@ fn with_labels(body: Value, labels: &[(&str, &str)]) -> Result<Value, Vec<Violat
     Ok(Value::Object(object))
 }
 
-fn typed<T: serde::de::DeserializeOwned>(input: Value) -> Result<T, Vec<Violation>> {
-    serde_json::from_value(input)
-        .map_err(|e| vec![Violation::new("", format!("cannot parse the request: {e}"))])
-}
-
 /// Validates a CreateLaunch request (label + JSON body) completely: model constraints, then the
 /// cross-field rules.
 pub fn validate_create_launch(
@@ -139,25 +191,18 @@ pub fn validate_create_launch(
     body: Value,
 ) -> Result<CreateLaunchInput, Vec<Violation>> {
     let input = with_labels(body, &[("project", project)])?;
-    let mut violations = validate_shape("CreateLaunchRequest", &input, "");
-    // The cross-field rules run even when members are invalid, so one report names every problem.
-    match typed::<CreateLaunchInput>(input) {
-        Ok(launch) => {
-            violations.extend(check_launch(
+    validate_typed(
+        "CreateLaunchRequest",
+        input,
+        |launch: &CreateLaunchInput| {
+            check_launch(
                 &launch.groups,
                 launch.metric_monitors.as_deref().unwrap_or_default(),
                 launch.scheduled_splits_config.as_ref(),
                 launch.tags.as_ref(),
-            ));
-            if violations.is_empty() {
-                Ok(launch)
-            } else {
-                Err(violations)
-            }
-        }
-        Err(parse) if violations.is_empty() => Err(parse),
-        Err(_) => Err(violations),
-    }
+            )
+        },
+    )
 }
 
 /// Validates an UpdateLaunch request against the model and against the cross-field rules that
@@ -170,11 +215,12 @@ pub fn validate_update_launch(
     body: Value,
 ) -> Result<UpdateLaunchInput, Vec<Violation>> {
     let input = with_labels(body, &[("project", project), ("launch", launch)])?;
-    let mut violations = validate_shape("UpdateLaunchRequest", &input, "");
-    match typed::<UpdateLaunchInput>(input) {
-        Ok(update) => {
+    validate_typed(
+        "UpdateLaunchRequest",
+        input,
+        |update: &UpdateLaunchInput| {
             let monitors = update.metric_monitors.as_deref().unwrap_or_default();
-            violations.extend(match &update.groups {
+            match &update.groups {
                 Some(groups) => check_launch(
                     groups,
                     monitors,
@@ -182,16 +228,9 @@ pub fn validate_update_launch(
                     None,
                 ),
                 None => check_launch_monitors(monitors),
-            });
-            if violations.is_empty() {
-                Ok(update)
-            } else {
-                Err(violations)
             }
-        }
-        Err(parse) if violations.is_empty() => Err(parse),
-        Err(_) => Err(violations),
-    }
+        },
+    )
 }
 
 /// The cross-field rules of a launch definition. Paths are relative to the request (no `spec.`).

@@ -3,6 +3,7 @@
 //! * `model.rs` is generated from the API model (see `tests/api_model.rs`): every length,
 //!   pattern, range, size, enum and required member of every operation input.
 //! * `walk.rs` checks a JSON request against that table, with AWS's messages.
+//! * `arn.rs` splits an Evidently ARN into its account prefix and its resource.
 //! * `launch.rs` adds the cross-field rules of launches (weights keyed by group names, unique
 //!   group names, event patterns that are JSON, the tag limit) and the typed request structs;
 //!   `feature.rs`, `project.rs` and `segment.rs` do the same for the other kinds.
@@ -11,6 +12,7 @@
 //! emulator all call these functions; none of them restates a rule. This module knows nothing
 //! about Kubernetes or HTTP.
 
+pub mod arn;
 pub mod feature;
 pub mod launch;
 #[rustfmt::skip]
@@ -21,10 +23,11 @@ pub mod shape;
 pub mod walk;
 
 pub use launch::{
-    CreateLaunchInput, LaunchGroupConfig, MetricDefinitionConfig, MetricMonitorConfig,
-    ScheduledSplitConfig, ScheduledSplitsLaunchConfig, SegmentOverride, UpdateLaunchInput,
+    CreateLaunchInput, LaunchGroupConfig, LaunchStatus, MetricDefinitionConfig,
+    MetricMonitorConfig, ScheduledSplitConfig, ScheduledSplitsLaunchConfig, SegmentOverride,
+    UpdateLaunchInput,
 };
-pub use walk::{matches_pattern, members, shape, validate_shape};
+pub use walk::{matches_pattern, members, shape, validate_shape, validate_typed};
 
 /// One broken rule: where, and what the rule says.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -41,6 +41,33 @@ pub fn validate_shape(shape_name: &str, value: &Value, path: &str) -> Vec<Violat
     out
 }
 
+/// Validates `input` against the shape `shape_name` and, when it decodes as `T`, against the
+/// cross-field `rules` too: they run even when members are invalid, so that one report names
+/// every problem. A decoding error is reported only when the model found nothing (its messages
+/// say more).
+pub fn validate_typed<T: serde::de::DeserializeOwned>(
+    shape_name: &str,
+    input: Value,
+    rules: impl FnOnce(&T) -> Vec<Violation>,
+) -> Result<T, Vec<Violation>> {
+    let mut violations = validate_shape(shape_name, &input, "");
+    match serde_json::from_value::<T>(input) {
+        Ok(typed) => {
+            violations.extend(rules(&typed));
+            if violations.is_empty() {
+                Ok(typed)
+            } else {
+                Err(violations)
+            }
+        }
+        Err(e) if violations.is_empty() => Err(vec![Violation::new(
+            "",
+            format!("cannot parse the request: {e}"),
+        )]),
+        Err(_) => Err(violations),
+    }
+}
+
 /// A model pattern compiled for Rust's `regex`, which has no look-ahead: a leading `^(?!lit)`
 /// is checked as a forbidden prefix.
 struct Pattern {

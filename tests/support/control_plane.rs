@@ -13,14 +13,14 @@
 //! [`ControlPlane::serves_admission_policy`] tells the tests which verdict to expect.
 
 use std::{
-    net::TcpListener,
     os::unix::process::CommandExt,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     sync::OnceLock,
     time::{Duration, Instant},
 };
 
+use super::ports::{self, log_tail};
 use base64::Engine as _;
 use k8s_openapi::{
     api::{
@@ -66,13 +66,6 @@ pub struct ControlPlane {
 
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// Where kube-apiserver and etcd are: `$KUBEBUILDER_ASSETS`, else what the build script makes.
@@ -168,17 +161,12 @@ fn base64_engine(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
-/// Starts a process whose output goes to `<dir>/<name>.log`.
-fn spawn_logged(dir: &Path, name: &str, program: &Path, args: &[String]) -> Child {
-    let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
-    Command::new(program)
-        .args(args)
-        .process_group(0)
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()))
+/// `program` with `args`, in a process group of its own (a Ctrl-C of the tests does not reach
+/// it: the watchdog ends it).
+fn command(program: &Path, args: &[String]) -> Command {
+    let mut command = Command::new(program);
+    command.args(args).process_group(0);
+    command
 }
 
 /// Ends `pids` (TERM, then KILL) and removes `dir` once this test process has exited.
@@ -206,25 +194,6 @@ fn spawn_watchdog(pids: &[u32], dir: &Path) {
         .expect("start the control-plane watchdog");
 }
 
-/// The last lines of a log file under the control plane's directory.
-pub fn log_tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-fn wait_for_port(port: u16, what: &str, log: &Path, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not listen on {port} within {timeout:?}:\n{}",
-            log_tail(log, 40)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 impl ControlPlane {
     /// The control plane of this test binary, started on first use.
     pub fn shared() -> &'static ControlPlane {
@@ -242,67 +211,79 @@ impl ControlPlane {
         let started = Instant::now();
         let assets = assets();
         let dir = std::env::temp_dir().join(format!("launch-operator-cp-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(dir.join("etcd")).unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
         let pki = generate_pki(&dir);
 
-        let (etcd_port, peer_port, api_port) = (free_port(), free_port(), free_port());
-        let etcd_url = format!("http://127.0.0.1:{etcd_port}");
-        let etcd = spawn_logged(
-            &dir,
-            "etcd",
-            &assets.join("etcd"),
-            &[
-                format!("--data-dir={}", dir.join("etcd").display()),
-                format!("--listen-client-urls={etcd_url}"),
-                format!("--advertise-client-urls={etcd_url}"),
-                format!("--listen-peer-urls=http://127.0.0.1:{peer_port}"),
-                format!("--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}"),
-                format!("--initial-cluster=default=http://127.0.0.1:{peer_port}"),
-                "--unsafe-no-fsync=true".into(),
-                "--log-level=warn".into(),
-            ],
-        );
-        wait_for_port(
-            etcd_port,
-            "etcd",
-            &dir.join("etcd.log"),
-            Duration::from_secs(30),
-        );
+        // etcd and kube-apiserver bind ports of their own: one taken by another process in
+        // the meantime makes them exit, and they start again on new ones.
+        let (etcd, ports) = ports::with_free_ports("etcd", 2, |ports| {
+            let (client, peer) = (ports[0], ports[1]);
+            // A fresh data directory: a failed attempt may have recorded its peer URL.
+            let data = dir.join("etcd");
+            let _ = std::fs::remove_dir_all(&data);
+            std::fs::create_dir_all(&data).unwrap();
+            let etcd_url = format!("http://127.0.0.1:{client}");
+            ports::spawn_listening(
+                command(
+                    &assets.join("etcd"),
+                    &[
+                        format!("--data-dir={}", data.display()),
+                        format!("--listen-client-urls={etcd_url}"),
+                        format!("--advertise-client-urls={etcd_url}"),
+                        format!("--listen-peer-urls=http://127.0.0.1:{peer}"),
+                        format!("--initial-advertise-peer-urls=http://127.0.0.1:{peer}"),
+                        format!("--initial-cluster=default=http://127.0.0.1:{peer}"),
+                        "--unsafe-no-fsync=true".into(),
+                        "--log-level=warn".into(),
+                    ],
+                ),
+                ports,
+                &dir.join("etcd.log"),
+                Duration::from_secs(30),
+            )
+        });
+        let etcd_url = format!("http://127.0.0.1:{}", ports[0]);
 
-        let server = format!("https://127.0.0.1:{api_port}");
-        let apiserver = spawn_logged(
-            &dir,
-            "kube-apiserver",
-            &assets.join("kube-apiserver"),
-            &[
-                format!("--etcd-servers={etcd_url}"),
-                format!("--etcd-prefix=/{}", uuid::Uuid::new_v4()),
-                format!("--secure-port={api_port}"),
-                "--bind-address=127.0.0.1".into(),
-                "--advertise-address=10.0.1.1".into(),
-                format!("--cert-dir={}", dir.display()),
-                format!("--tls-cert-file={}", dir.join("apiserver.crt").display()),
-                format!(
-                    "--tls-private-key-file={}",
-                    dir.join("apiserver.key").display()
+        let (apiserver, ports) = ports::with_free_ports("kube-apiserver", 1, |ports| {
+            let server = format!("https://127.0.0.1:{}", ports[0]);
+            ports::spawn_listening(
+                command(
+                    &assets.join("kube-apiserver"),
+                    &[
+                        format!("--etcd-servers={etcd_url}"),
+                        format!("--etcd-prefix=/{}", uuid::Uuid::new_v4()),
+                        format!("--secure-port={}", ports[0]),
+                        "--bind-address=127.0.0.1".into(),
+                        "--advertise-address=10.0.1.1".into(),
+                        format!("--cert-dir={}", dir.display()),
+                        format!("--tls-cert-file={}", dir.join("apiserver.crt").display()),
+                        format!(
+                            "--tls-private-key-file={}",
+                            dir.join("apiserver.key").display()
+                        ),
+                        format!("--client-ca-file={}", dir.join("ca.crt").display()),
+                        "--authorization-mode=RBAC".into(),
+                        "--service-cluster-ip-range=10.0.0.0/24".into(),
+                        "--disable-admission-plugins=ServiceAccount".into(),
+                        format!("--service-account-issuer={server}"),
+                        format!(
+                            "--service-account-key-file={}",
+                            dir.join("sa.pub").display()
+                        ),
+                        format!(
+                            "--service-account-signing-key-file={}",
+                            dir.join("sa.key").display()
+                        ),
+                        "--allow-privileged=true".into(),
+                        "--v=1".into(),
+                    ],
                 ),
-                format!("--client-ca-file={}", dir.join("ca.crt").display()),
-                "--authorization-mode=RBAC".into(),
-                "--service-cluster-ip-range=10.0.0.0/24".into(),
-                "--disable-admission-plugins=ServiceAccount".into(),
-                format!("--service-account-issuer={server}"),
-                format!(
-                    "--service-account-key-file={}",
-                    dir.join("sa.pub").display()
-                ),
-                format!(
-                    "--service-account-signing-key-file={}",
-                    dir.join("sa.key").display()
-                ),
-                "--allow-privileged=true".into(),
-                "--v=1".into(),
-            ],
-        );
+                ports,
+                &dir.join("kube-apiserver.log"),
+                Duration::from_secs(90),
+            )
+        });
+        let server = format!("https://127.0.0.1:{}", ports[0]);
         spawn_watchdog(&[apiserver.id(), etcd.id()], &dir);
 
         let admin_kubeconfig = dir.join("admin.kubeconfig");

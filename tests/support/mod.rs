@@ -1,15 +1,18 @@
-//! Shared fixtures of the end-to-end suites: the control plane (`control_plane.rs`), test
+//! Shared fixtures of the end-to-end suites: the control plane (`control_plane.rs`), PostgreSQL
+//! (`postgres.rs`), loopback ports for child processes (`ports.rs`), test
 //! namespaces, and the operator's processes (emulator, controller) started from the built
 //! binary, each logging to a file that failures print.
 
 #![allow(dead_code)] // Each test binary uses a different subset.
 
 pub mod control_plane;
+pub mod ports;
+pub mod postgres;
 
 use std::{
     future::Future,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Child, Command},
     time::{Duration, Instant},
 };
 
@@ -17,7 +20,8 @@ use futures::FutureExt;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::{Api, Client, api::PostParams};
 
-pub use control_plane::{ControlPlane, log_tail, repo_root};
+pub use control_plane::{ControlPlane, repo_root};
+pub use ports::log_tail;
 
 /// Creates a namespace with a unique name (namespaces are never deleted: nothing finalizes
 /// them without a controller-manager).
@@ -71,13 +75,6 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_launch-operator")
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
-
 /// A process of the operator's binary, killed when dropped.
 pub struct Process {
     pub child: Option<Child>,
@@ -88,27 +85,33 @@ pub struct Process {
 }
 
 impl Process {
-    fn spawn(log: &Path, args: &[String], env: &[(String, String)], port: u16) -> Process {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap();
-        let child = Command::new(binary())
-            .args(args)
-            .envs(env.iter().cloned())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start launch-operator");
-        Process {
+    /// Starts the binary with `args(port)` on a free port of its own (again on another when
+    /// it lost the port to another process), and waits until it listens there.
+    fn start(log: &Path, args: impl Fn(u16) -> Vec<String>, env: &[(String, String)]) -> Process {
+        let (process, _) = ports::with_free_ports("launch-operator", 1, |ports| {
+            Process::spawn(log, &args(ports[0]), env, ports[0])
+        });
+        process
+    }
+
+    /// Starts the binary with `args`, and waits until it listens on `port`; `Err` if it
+    /// exited first.
+    fn spawn(
+        log: &Path,
+        args: &[String],
+        env: &[(String, String)],
+        port: u16,
+    ) -> Result<Process, String> {
+        let mut command = Command::new(binary());
+        command.args(args).envs(env.iter().cloned());
+        let child = ports::spawn_listening(command, &[port], log, Duration::from_secs(30))?;
+        Ok(Process {
             child: Some(child),
             log: log.to_path_buf(),
             port,
             args: args.to_vec(),
             env: env.to_vec(),
-        }
+        })
     }
 
     /// SIGKILL, no goodbye.
@@ -119,20 +122,35 @@ impl Process {
         }
     }
 
-    /// SIGTERM, then wait for the exit.
+    /// SIGTERM, then wait (at most 30 s) for the exit.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let mut c = self.child.take().expect("process running");
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(c.id().to_string())
             .status();
-        c.wait().unwrap()
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = c.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = c.kill();
+                panic!(
+                    "no exit within 30 s of SIGTERM:\n{}",
+                    log_tail(&self.log, 20)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
-    /// Starts the same command again (same port, same data).
+    /// Starts the same command again (same port, same data); panics if the port was taken
+    /// in the meantime.
     pub fn restart(&mut self) {
         self.kill();
-        let mut p = Process::spawn(&self.log, &self.args, &self.env, self.port);
+        let mut p = Process::spawn(&self.log, &self.args, &self.env, self.port)
+            .unwrap_or_else(|e| panic!("restart on port {}: {e}", self.port));
         self.child = p.child.take();
     }
 
@@ -202,13 +220,39 @@ pub const MUTATING_OPERATIONS: &[&str] = &[
 
 /// Requests the emulator has answered for `operation`, from its `/metrics`.
 pub async fn emulator_calls(emulator: &Process, operation: &str) -> f64 {
-    let (_, text) = http_get(&format!("{}/metrics", emulator.url()))
-        .await
-        .expect("emulator /metrics");
-    let series = format!("operation=\"{operation}\"");
+    let text = metrics_text(emulator).await;
+    metric_sum(
+        &text,
+        "evidently_emulator_requests_total",
+        &format!("operation=\"{operation}\""),
+    )
+}
+
+/// Reconcile passes of `kind` the controller has finished (any outcome), from its `/metrics`.
+pub async fn controller_passes(controller: &Process, kind: &str) -> f64 {
+    let text = metrics_text(controller).await;
+    metric_sum(
+        &text,
+        "launch_operator_reconciles_total",
+        &format!("kind=\"{kind}\""),
+    )
+}
+
+/// The `/metrics` page of a process (the emulator's, or the controller's admin endpoint).
+pub async fn metrics_text(process: &Process) -> String {
+    let url = format!("{}/metrics", process.url());
+    match http_get(&url).await {
+        Ok((200, text)) => text,
+        other => panic!("{url}: {other:?}"),
+    }
+}
+
+/// The sum of the samples of `name` whose labels include `label` (`key="value"`).
+pub fn metric_sum(text: &str, name: &str, label: &str) -> f64 {
     text.lines()
-        .filter(|l| l.starts_with("evidently_emulator_requests_total") && l.contains(&series))
-        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .filter_map(|l| l.strip_prefix(name)?.strip_prefix('{'))
+        .filter(|l| l.contains(label))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
 
@@ -266,19 +310,26 @@ pub async fn start_emulator_with_keys(keys: &str, extra: &[&str]) -> Process {
 /// Starts the emulator on a free port with a fresh data directory; with no `--auth` in
 /// `extra` it takes unsigned requests.
 pub async fn start_emulator_unsigned(extra: &[&str]) -> Process {
-    let dir = scratch("emulator");
-    let port = free_port();
-    let mut args = vec![
-        "emulator".to_string(),
-        format!("--listen=127.0.0.1:{port}"),
-        format!("--data-dir={}", dir.join("data").display()),
-    ];
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let p = Process::spawn(
+    start_emulator_in(&scratch("emulator"), extra).await
+}
+
+/// Starts the emulator on a free port with its data and log in `dir`; with no `--auth` in
+/// `extra` it takes unsigned requests.
+pub async fn start_emulator_in(dir: &Path, extra: &[&str]) -> Process {
+    let data = format!("--data-dir={}", dir.join("data").display());
+    let args = |port: u16| {
+        let mut args = vec![
+            "emulator".to_string(),
+            format!("--listen=127.0.0.1:{port}"),
+            data.clone(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    let p = Process::start(
         &dir.join("emulator.log"),
-        &args,
+        args,
         &[("RUST_LOG".into(), "info".into())],
-        port,
     );
     p.wait_healthy().await;
     p
@@ -286,19 +337,16 @@ pub async fn start_emulator_unsigned(extra: &[&str]) -> Process {
 
 /// Starts the controller with the operator ServiceAccount's kubeconfig (the RBAC of `deploy/`).
 pub async fn start_controller(emulator_url: &str, namespace: &str, extra: &[&str]) -> Process {
-    let port = free_port();
     let mut args = vec![
-        "controller".to_string(),
         format!("--namespaces={namespace}"),
         format!("--evidently-endpoint={emulator_url}"),
-        format!("--admin-listen=127.0.0.1:{port}"),
         "--resync-interval=2s".into(),
     ];
     if !extra.iter().any(|a| a.starts_with("--leader-election=")) {
         args.push("--leader-election=false".into());
     }
     args.extend(extra.iter().map(|s| s.to_string()));
-    spawn_controller(port, &args, "info,launch_operator=debug").await
+    start_controller_as(&args, "info,launch_operator=debug", ("test", "test")).await
 }
 
 /// Starts the controller like [`start_controller`] but without its test defaults: the
@@ -306,14 +354,9 @@ pub async fn start_controller(emulator_url: &str, namespace: &str, extra: &[&str
 /// (all), resync interval, concurrency and leader election are the binary's own defaults
 /// unless given; logs are filtered with `rust_log`. For benchmarks, which want release settings.
 pub async fn start_controller_with(emulator_url: &str, args: &[&str], rust_log: &str) -> Process {
-    let port = free_port();
-    let mut all = vec![
-        "controller".to_string(),
-        format!("--evidently-endpoint={emulator_url}"),
-        format!("--admin-listen=127.0.0.1:{port}"),
-    ];
+    let mut all = vec![format!("--evidently-endpoint={emulator_url}")];
     all.extend(args.iter().map(|s| s.to_string()));
-    spawn_controller(port, &all, rust_log).await
+    start_controller_as(&all, rust_log, ("test", "test")).await
 }
 
 /// Starts the controller like [`start_controller`], signing its Evidently calls with
@@ -321,26 +364,19 @@ pub async fn start_controller_with(emulator_url: &str, args: &[&str], rust_log: 
 pub async fn start_controller_with_credentials(
     emulator_url: &str,
     namespace: &str,
-    (id, secret): (&str, &str),
+    credentials: (&str, &str),
 ) -> Process {
-    let port = free_port();
     let args = vec![
-        "controller".to_string(),
         format!("--namespaces={namespace}"),
         format!("--evidently-endpoint={emulator_url}"),
-        format!("--admin-listen=127.0.0.1:{port}"),
         "--resync-interval=2s".into(),
         "--leader-election=false".into(),
     ];
-    spawn_controller_as(port, &args, "info,launch_operator=debug", (id, secret)).await
+    start_controller_as(&args, "info,launch_operator=debug", credentials).await
 }
 
-async fn spawn_controller(port: u16, args: &[String], rust_log: &str) -> Process {
-    spawn_controller_as(port, args, rust_log, ("test", "test")).await
-}
-
-async fn spawn_controller_as(
-    port: u16,
+/// Starts `controller` with `args` and its admin endpoints on a free port.
+async fn start_controller_as(
     args: &[String],
     rust_log: &str,
     (id, secret): (&str, &str),
@@ -358,22 +394,33 @@ async fn spawn_controller_as(
         ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
         ("RUST_LOG".into(), rust_log.into()),
     ];
-    let p = Process::spawn(&dir.join("controller.log"), args, &env, port);
+    let args = |port: u16| {
+        let mut all = vec![
+            "controller".to_string(),
+            format!("--admin-listen=127.0.0.1:{port}"),
+        ];
+        all.extend(args.iter().cloned());
+        all
+    };
+    let p = Process::start(&dir.join("controller.log"), args, &env);
     p.wait_healthy().await;
     p
 }
 
 /// An `aws-sdk-evidently` client for an emulator.
 pub fn evidently_client(url: &str) -> aws_sdk_evidently::Client {
-    let config = aws_sdk_evidently::Config::builder()
+    aws_sdk_evidently::Client::from_conf(evidently_config(url).build())
+}
+
+/// The configuration of [`evidently_client`] (the [`TEST_KEYS`] key), to add to.
+pub fn evidently_config(url: &str) -> aws_sdk_evidently::config::Builder {
+    aws_sdk_evidently::Config::builder()
         .behavior_version(aws_sdk_evidently::config::BehaviorVersion::latest())
         .region(aws_sdk_evidently::config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_evidently::config::Credentials::new(
             "test", "test", None, None, "e2e",
         ))
         .endpoint_url(url)
-        .build();
-    aws_sdk_evidently::Client::from_conf(config)
 }
 
 /// An event as the tests look at it.

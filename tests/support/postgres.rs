@@ -19,6 +19,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use super::ports;
+
 /// Where the server binaries are: `PG_BIN`, or the newest `/usr/lib/postgresql/*/bin`.
 pub fn bin_dir() -> PathBuf {
     let found = match std::env::var_os("PG_BIN") {
@@ -70,13 +72,6 @@ fn command_output(command: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
-
 /// The database superuser the tests connect as.
 pub const USER: &str = "emulator";
 
@@ -106,7 +101,7 @@ impl Postgres {
             dir,
             bin,
             user,
-            port: free_port(),
+            port: 0,
             child: None,
         };
         let data = pg.data();
@@ -129,7 +124,12 @@ impl Postgres {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        pg.resume();
+        // The server binds a port of its own: when another process took it in the meantime,
+        // the server exits, and it starts again on another.
+        ports::with_free_ports("PostgreSQL", 1, |ports| {
+            pg.port = ports[0];
+            pg.try_resume()
+        });
         pg
     }
 
@@ -152,7 +152,14 @@ impl Postgres {
     /// Starts the server (again, after [`Postgres::stop`]) on the same port and data, and
     /// waits until it takes connections.
     pub fn resume(&mut self) {
+        self.try_resume()
+            .unwrap_or_else(|e| panic!("restart on port {}: {e}", self.port));
+    }
+
+    /// [`Postgres::resume`]; `Err` if the server could not bind its port.
+    fn try_resume(&mut self) -> Result<(), String> {
         assert!(self.child.is_none(), "the server is running already");
+        let log_before = self.log_text().len();
         // A line on stdin: stop (to start again). The end of stdin (the test process is gone,
         // e.g. a server kept in a static): stop and remove the directory.
         let script = r#"dir=$1; shift; postgres "$@" & pid=$!
@@ -192,30 +199,32 @@ impl Postgres {
             .spawn()
             .expect("start postgres");
         self.child = Some(child);
-        self.wait_ready();
+        self.wait_ready(log_before)
     }
 
-    fn wait_ready(&self) {
+    /// Waits until this server takes connections. It is asked on its own Unix socket (in its
+    /// directory), not on the TCP port, which could be another server's: it creates that
+    /// socket only after binding the TCP port, and exits when it cannot bind that.
+    fn wait_ready(&mut self, log_before: usize) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(60);
         let port = self.port.to_string();
         loop {
             let ready = Command::new(self.bin.join("pg_isready"))
-                .args([
-                    "-q",
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    &port,
-                    "-U",
-                    USER,
-                    "-d",
-                    "postgres",
-                ])
+                .args(["-q", "-h"])
+                .arg(self.dir.path())
+                .args(["-p", &port, "-U", USER, "-d", "postgres"])
                 .status()
                 .map(|s| s.success())
                 .unwrap_or(false);
             if ready {
-                return;
+                return Ok(());
+            }
+            let log = self.log_text();
+            let log = log.get(log_before..).unwrap_or_default();
+            if log.contains("could not create any TCP/IP sockets") {
+                let failure = log.to_string();
+                self.stop();
+                return Err(failure);
             }
             assert!(
                 Instant::now() < deadline,

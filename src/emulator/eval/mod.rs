@@ -38,10 +38,13 @@ use super::{
     arn::Arns,
     error::ApiError,
     ops::{Reply, load},
-    resources::{Feature, Launch, LaunchStatus, Segment},
+    resources::{Feature, Launch, Segment},
     store::{Foreign, Key, Kind, Reader, Store, StoreError},
 };
-use crate::pattern::{Context, Pattern};
+use crate::{
+    pattern::{Context, Pattern},
+    rules::LaunchStatus,
+};
 
 /// `reason` of an evaluation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -457,7 +460,7 @@ impl Views {
 
 /// Now, in epoch seconds, as launch step start times are written.
 pub fn now() -> f64 {
-    chrono::Utc::now().timestamp_micros() as f64 / 1e6
+    k8s_openapi::jiff::Timestamp::now().as_microsecond() as f64 / 1e6
 }
 
 #[derive(Debug, Deserialize)]

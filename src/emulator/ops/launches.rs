@@ -21,12 +21,12 @@ use crate::{
     emulator::{
         arn::Arns,
         error::{self, ApiError, ValidationReason},
-        resources::{LAUNCH_TYPE, Launch, LaunchExecution, LaunchGroup, LaunchStatus, now},
+        resources::{LAUNCH_TYPE, Launch, LaunchExecution, LaunchGroup, now},
         store::{Key, Kind, Reader, Tx},
     },
     rules::{
-        CreateLaunchInput, LaunchGroupConfig, ScheduledSplitsLaunchConfig, UpdateLaunchInput,
-        launch::check_launch,
+        CreateLaunchInput, LaunchGroupConfig, LaunchStatus, ScheduledSplitsLaunchConfig,
+        UpdateLaunchInput, launch::check_launch,
     },
 };
 

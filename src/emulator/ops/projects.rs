@@ -10,11 +10,14 @@ use serde_json::{Value, json};
 use super::{
     PageRequest, Reply, check_quota, load, page, require_project, save, tag_violations, with_token,
 };
-use crate::emulator::{
-    arn::Arns,
-    error::{self, ApiError},
-    resources::{LaunchStatus, Project, Tags, now},
-    store::{Key, Kind, Reader, Tx},
+use crate::{
+    emulator::{
+        arn::Arns,
+        error::{self, ApiError},
+        resources::{Project, Tags, now},
+        store::{Key, Kind, Reader, Tx},
+    },
+    rules::LaunchStatus,
 };
 
 #[derive(Debug, Deserialize)]
