@@ -42,7 +42,9 @@ use tokio_postgres::{
     AsyncMessage, Config, IsolationLevel, NoTls, Row, error::SqlState, types::ToSql,
 };
 
-use super::{Foreign, Key, Kind, Listener, Reader, Record, Store, StoreError, Tx};
+use super::{
+    Foreign, Key, Kind, Listener, Reader, Record, Store, StoreError, Tx, panicked, storable_status,
+};
 
 /// The schema, one step per version: step `i` takes the version from `i` to `i + 1`, recorded
 /// in `emulator_schema_version`. Never edit a released step; append a new one. Names compare
@@ -216,7 +218,7 @@ impl PostgresStore {
             .create_timeout(Some(POOL_TIMEOUT))
             .recycle_timeout(Some(POOL_TIMEOUT))
             .build()
-            .map_err(|e| StoreError::Task(format!("cannot build the connection pool: {e}")))?;
+            .map_err(|e| StoreError::Pool(e.to_string()))?;
         let hub = Arc::new(Mutex::new(Hub::default()));
         let listener = tokio::spawn(listen_loop(config, hub.clone())).abort_handle();
         Ok(PostgresStore {
@@ -388,10 +390,6 @@ impl Conn<'_> {
     }
 }
 
-fn kind_of(s: &str) -> Result<Kind, StoreError> {
-    Kind::parse(s).ok_or_else(|| StoreError::Task(format!("unknown kind {s:?} in the database")))
-}
-
 impl Reader for Conn<'_> {
     fn get(&self, key: &Key) -> Result<Option<String>, StoreError> {
         let rows = self.query(
@@ -451,21 +449,12 @@ impl Reader for Conn<'_> {
         rows.iter()
             .map(|row| {
                 Ok(Key {
-                    kind: kind_of(row.get(0))?,
+                    kind: Kind::parse(row.get(0))?,
                     scope: row.get(1),
                     name: row.get(2),
                 })
             })
             .collect()
-    }
-}
-
-/// As in SQLite, where '' is the "all" row of the counts: no document has it as its status.
-fn storable_status(status: Option<&str>) -> Result<(), StoreError> {
-    if status == Some("") {
-        Err(StoreError::Task("an empty status cannot be stored".into()))
-    } else {
-        Ok(())
     }
 }
 
@@ -540,14 +529,6 @@ impl Tx for Conn<'_> {
     }
 }
 
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panic".into())
-}
-
 impl Store for PostgresStore {
     fn read<R, E, F>(&self, f: F) -> impl Future<Output = Result<R, E>> + Send
     where
@@ -579,10 +560,8 @@ impl Store for PostgresStore {
                 let _ = handle.block_on(tx.rollback());
                 result
             });
-            match task.await {
-                Ok(result) => result,
-                Err(e) => Err(E::from(StoreError::Task(e.to_string()))),
-            }
+            task.await
+                .unwrap_or_else(|e| Err(E::from(StoreError::Join(e))))
         }
     }
 
@@ -613,10 +592,8 @@ impl Store for PostgresStore {
                     tx: &tx,
                     wrote: false,
                 };
-                let result = match std::panic::catch_unwind(AssertUnwindSafe(|| f(&mut conn))) {
-                    Ok(r) => r,
-                    Err(panic) => Err(E::from(StoreError::Task(panic_message(&panic)))),
-                };
+                let result = std::panic::catch_unwind(AssertUnwindSafe(|| f(&mut conn)))
+                    .unwrap_or_else(|panic| Err(E::from(panicked(panic))));
                 let wrote = conn.wrote;
                 if result.is_err() {
                     let _ = handle.block_on(tx.rollback());
@@ -634,10 +611,8 @@ impl Store for PostgresStore {
                     .map_err(|e| E::from(pg_error(e)))?;
                 result
             });
-            match task.await {
-                Ok(result) => result,
-                Err(e) => Err(E::from(StoreError::Task(e.to_string()))),
-            }
+            task.await
+                .unwrap_or_else(|e| Err(E::from(StoreError::Join(e))))
         }
     }
 

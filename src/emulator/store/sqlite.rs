@@ -33,7 +33,6 @@
 //! at open. Documents are opaque JSON text here; this file knows nothing about Evidently.
 
 use std::{
-    any::Any,
     ffi::c_int,
     fs::File,
     panic::AssertUnwindSafe,
@@ -48,7 +47,7 @@ use std::{
 use rusqlite::{Connection, OpenFlags, OptionalExtension, hooks::Wal, params, wal::CheckpointMode};
 use tokio::sync::oneshot;
 
-use super::{Key, Kind, Reader, Record, Store, StoreError, Tx};
+use super::{Key, Kind, Reader, Record, Store, StoreError, Tx, panicked, storable_status};
 
 /// The schema, one step per version: step `i` takes `user_version` from `i` to `i + 1`.
 /// Never edit a released step; append a new one.
@@ -174,10 +173,8 @@ where
 {
     fn run(&mut self, tx: &mut dyn Tx) -> bool {
         let Some(f) = self.f.take() else { return false };
-        let result = match std::panic::catch_unwind(AssertUnwindSafe(|| f(tx))) {
-            Ok(r) => r,
-            Err(panic) => Err(E::from(StoreError::Task(panic_message(&panic)))),
-        };
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| f(tx)))
+            .unwrap_or_else(|panic| Err(E::from(panicked(panic))));
         let keep = result.is_ok();
         self.result = Some(result);
         keep
@@ -193,14 +190,6 @@ where
         // The requester may have gone away (client disconnected); the write stands anyway.
         let _ = self.reply.send(reply);
     }
-}
-
-fn panic_message(panic: &Box<dyn Any + Send>) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panic".into())
 }
 
 struct Inner {
@@ -316,12 +305,12 @@ impl SqliteStore {
 
         let (writer, queue) = mpsc::channel::<Msg>();
         let (to_sync, committed) = mpsc::channel::<Vec<Box<dyn Job>>>();
-        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+        let spawn = |name: &'static str, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
                 .name(name.into())
                 .spawn(f)
                 .map(drop)
-                .map_err(|e| StoreError::Task(format!("cannot start the {name} thread: {e}")))
+                .map_err(|source| StoreError::Thread { name, source })
         };
         let b = broken.clone();
         spawn(
@@ -567,10 +556,6 @@ fn sync_loop(
 /// A connection inside a transaction, seen through the store traits.
 struct Conn<'a>(&'a Connection);
 
-fn kind_of(s: String) -> Result<Kind, StoreError> {
-    Kind::parse(&s).ok_or_else(|| StoreError::Task(format!("unknown kind {s:?} in the database")))
-}
-
 impl Reader for Conn<'_> {
     fn get(&self, key: &Key) -> Result<Option<String>, StoreError> {
         let mut stmt = self.0.prepare_cached(
@@ -642,7 +627,7 @@ impl Reader for Conn<'_> {
         for row in rows {
             let (kind, scope, name) = row?;
             out.push(Key {
-                kind: kind_of(kind)?,
+                kind: Kind::parse(&kind)?,
                 scope,
                 name,
             });
@@ -698,15 +683,6 @@ fn refs_column(targets: &[(&str, &str, &str)]) -> Result<Option<String>, StoreEr
     Ok((!targets.is_empty())
         .then(|| serde_json::to_string(targets))
         .transpose()?)
-}
-
-/// '' is the "all" row of `counts`, so no document may have it as its status.
-fn storable_status(status: Option<&str>) -> Result<(), StoreError> {
-    if status == Some("") {
-        Err(StoreError::Task("an empty status cannot be stored".into()))
-    } else {
-        Ok(())
-    }
 }
 
 impl Tx for Conn<'_> {
@@ -816,10 +792,8 @@ impl Store for SqliteStore {
                 let tx = conn.unchecked_transaction().map_err(StoreError::from)?;
                 f(&Conn(&tx))
             });
-            match task.await {
-                Ok(result) => result,
-                Err(e) => Err(E::from(StoreError::Task(e.to_string()))),
-            }
+            task.await
+                .unwrap_or_else(|e| Err(E::from(StoreError::Join(e))))
         }
     }
 
@@ -898,10 +872,7 @@ mod tests {
         mpsc::Sender<()>,
     ) {
         let (release, held) = mpsc::channel::<()>();
-        let write = store.write(move |_| {
-            held.recv()
-                .map_err(|_| StoreError::Task("the test never released the writer".into()))
-        });
+        let write = store.write(move |_| held.recv().map_err(|_| StoreError::Closed));
         (write, release)
     }
 
