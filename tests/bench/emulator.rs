@@ -5,7 +5,7 @@ use std::{
     net::SocketAddr,
     sync::{
         Arc,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -19,13 +19,11 @@ use hyper_util::{
 use serde_json::json;
 
 use crate::{
+    pg_server::Postgres,
     report::percentile,
     settings::Settings,
     support::{start_emulator, start_emulator_unsigned},
 };
-
-// 5. The emulator on its own: CreateLaunch, GetLaunch and the data plane over keep-alive HTTP at
-// several concurrencies.
 
 pub(crate) type Http = HttpClient<HttpConnector, Full<Bytes>>;
 /// The row name of the no-work requests the operations are read against.
@@ -39,6 +37,174 @@ pub(crate) const SIGNED_EVALUATE: &str = "EvaluateFeature, signed (--auth sigv4)
 pub(crate) const BATCH: usize = 20;
 /// Launches per project the CreateLaunch runs fill up to (the emulator allows 500).
 pub(crate) const EMULATOR_PER_PROJECT: usize = 400;
+
+/// The stores part 5 runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Store {
+    Sqlite,
+    Postgres,
+}
+
+impl Store {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Store::Sqlite => "SQLite",
+            Store::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+/// How many stores part 5 measures.
+pub(crate) const STORES: usize = 2;
+
+/// One measurement of part 5: an operation at one concurrency on one store.
+#[derive(Debug, Clone)]
+pub(crate) struct EmulatorRow {
+    pub(crate) store: Store,
+    pub(crate) op: &'static str,
+    pub(crate) concurrency: usize,
+    /// Requests per second.
+    pub(crate) rate: f64,
+    pub(crate) p50: Duration,
+    pub(crate) p99: Duration,
+}
+
+/// Part 5's results.
+#[derive(Debug, Default)]
+pub(crate) struct EmulatorResults {
+    pub(crate) rows: Vec<EmulatorRow>,
+    /// PostgreSQL's side of each CreateLaunch level on PostgreSQL.
+    pub(crate) pg_creates: Vec<PgCreates>,
+}
+
+/// Where the emulator's PostgreSQL connections were during one CreateLaunch level, from the
+/// database's own statistics: `pg_stat_activity` sampled every [`PROBE_EVERY`] (mean number
+/// of connections in each state over the samples; connections idle in the pool are not
+/// counted), and the WAL fsyncs of `pg_stat_wal` (with `track_wal_io_timing`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PgCreates {
+    pub(crate) concurrency: usize,
+    pub(crate) creates: usize,
+    pub(crate) samples: u64,
+    /// Waiting for the advisory lock that serialises writes.
+    pub(crate) write_lock: f64,
+    /// Inside a transaction, waiting for the emulator's next statement (a round trip, or the
+    /// emulator's own CPU).
+    pub(crate) emulator: f64,
+    /// Writing or flushing WAL (a wait event named `WAL…`).
+    pub(crate) wal: f64,
+    /// Running a statement (no wait event).
+    pub(crate) running: f64,
+    /// Anything else.
+    pub(crate) other: f64,
+    pub(crate) fsyncs: i64,
+    /// Time in WAL fsyncs, in ms.
+    pub(crate) fsync_ms: f64,
+}
+
+/// How often [`PgProbe`] samples `pg_stat_activity`.
+const PROBE_EVERY: Duration = Duration::from_millis(10);
+
+/// How long after a run every backend has reported its statistics (see [`PgProbe::finish`]).
+const STATS_FLUSHED: Duration = Duration::from_millis(10_500);
+
+/// Watches a database during a run (see [`PgCreates`]).
+struct PgProbe {
+    client: tokio_postgres::Client,
+    wal_before: (i64, f64),
+    stop: Arc<AtomicBool>,
+    sampler: tokio::task::JoinHandle<PgCreates>,
+}
+
+async fn pg_client(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the bench's PostgreSQL");
+    tokio::spawn(connection);
+    client
+}
+
+/// WAL fsyncs so far and their time in ms (the whole server).
+async fn wal_syncs(client: &tokio_postgres::Client) -> (i64, f64) {
+    let row = client
+        .query_one("SELECT wal_sync, wal_sync_time FROM pg_stat_wal", &[])
+        .await
+        .expect("pg_stat_wal");
+    (row.get(0), row.get(1))
+}
+
+impl PgProbe {
+    async fn start(url: &str) -> PgProbe {
+        let client = pg_client(url).await;
+        let wal_before = wal_syncs(&client).await;
+        let stop = Arc::new(AtomicBool::new(false));
+        let sampling = pg_client(url).await;
+        let stopped = stop.clone();
+        let sampler = tokio::spawn(async move {
+            let mut seen = PgCreates::default();
+            while !stopped.load(Ordering::Relaxed) {
+                let rows = sampling
+                    .query(
+                        "SELECT coalesce(state, ''), coalesce(wait_event_type, ''),
+                                coalesce(wait_event, '')
+                         FROM pg_stat_activity
+                         WHERE application_name = 'launch-operator-emulator'
+                           AND datname = current_database() AND state <> 'idle'",
+                        &[],
+                    )
+                    .await
+                    .expect("pg_stat_activity");
+                seen.samples += 1;
+                for row in rows {
+                    let (state, kind, event): (&str, &str, &str) =
+                        (row.get(0), row.get(1), row.get(2));
+                    let slot = match (state, kind, event) {
+                        (_, "Lock", "advisory") => &mut seen.write_lock,
+                        (_, _, e) if e.starts_with("WAL") => &mut seen.wal,
+                        (s, _, _) if s.starts_with("idle in transaction") => &mut seen.emulator,
+                        ("active", "", _) => &mut seen.running,
+                        _ => &mut seen.other,
+                    };
+                    *slot += 1.0;
+                }
+                tokio::time::sleep(PROBE_EVERY).await;
+            }
+            seen
+        });
+        PgProbe {
+            client,
+            wal_before,
+            stop,
+            sampler,
+        }
+    }
+
+    async fn finish(self, concurrency: usize, creates: usize) -> PgCreates {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut seen = self.sampler.await.unwrap();
+        // A backend adds its WAL counts to `pg_stat_wal` at most once a second while busy, and
+        // within 10 s of going idle (PGSTAT_IDLE_INTERVAL): wait for the idle pool's last ones.
+        tokio::time::sleep(STATS_FLUSHED).await;
+        let (syncs, ms) = wal_syncs(&self.client).await;
+        let samples = seen.samples.max(1) as f64;
+        for mean in [
+            &mut seen.write_lock,
+            &mut seen.emulator,
+            &mut seen.wal,
+            &mut seen.running,
+            &mut seen.other,
+        ] {
+            *mean /= samples;
+        }
+        PgCreates {
+            concurrency,
+            creates,
+            fsyncs: syncs - self.wal_before.0,
+            fsync_ms: ms - self.wal_before.1,
+            ..seen
+        }
+    }
+}
 
 pub(crate) async fn call(
     http: &Http,
@@ -129,18 +295,58 @@ pub(crate) async fn warm_up(http: &Http, addr: SocketAddr, concurrency: usize) {
     }
 }
 
-pub(crate) async fn emulator_bench(
+/// Part 5 on each store in turn: SQLite (the default, a data directory on the local disk),
+/// then PostgreSQL (a server of the test harness on this machine, durable: `fsync=on`, with
+/// WAL timing on for [`PgCreates`]), each emulator with its flags' defaults.
+pub(crate) async fn emulator_bench(s: &Settings) -> EmulatorResults {
+    let http: Http = HttpClient::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(128)
+        .build_http();
+    let mut out = EmulatorResults::default();
+    out.rows = store_rows(Store::Sqlite, &[], None, s, &http, &mut out.pg_creates).await;
+    out.rows
+        .extend(signed_rows(Store::Sqlite, &[], s, &http).await);
+    let pg = tokio::task::spawn_blocking(|| {
+        Postgres::start_with(&["fsync=on", "track_wal_io_timing=on"])
+    })
+    .await
+    .unwrap();
+    let (url, signed_url) = (pg.database().await, pg.database().await);
+    let database = [format!("--database-url={url}")];
+    let rows = store_rows(
+        Store::Postgres,
+        &database,
+        Some(&url),
+        s,
+        &http,
+        &mut out.pg_creates,
+    )
+    .await;
+    out.rows.extend(rows);
+    let database = [format!("--database-url={signed_url}")];
+    out.rows
+        .extend(signed_rows(Store::Postgres, &database, s, &http).await);
+    out
+}
+
+/// The unsigned rows of one store, each operation at each level, floor first. With `probe` (a
+/// PostgreSQL database), each CreateLaunch level is watched from the database's side.
+async fn store_rows(
+    store: Store,
+    extra: &[String],
+    probe: Option<&str>,
     s: &Settings,
-) -> Vec<(&'static str, usize, f64, Duration, Duration)> {
-    let emulator = start_emulator_unsigned(&[]).await;
+    http: &Http,
+    pg_creates: &mut Vec<PgCreates>,
+) -> Vec<EmulatorRow> {
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let emulator = start_emulator_unsigned(&extra).await;
     let addr: SocketAddr = emulator
         .url()
         .trim_start_matches("http://")
         .parse()
         .unwrap();
-    let http: Http = HttpClient::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(128)
-        .build_http();
+    let http = http.clone();
     let creates = s.emulator_creates;
     let levels = &s.emulator_levels;
     // The creates of all levels, spread evenly so that no project reaches its quota.
@@ -172,11 +378,22 @@ pub(crate) async fn emulator_bench(
             async move { call(&h, addr, "GET", "/healthz", String::new()).await }
         })
         .await;
-        out.push((HTTP_FLOOR, concurrency, rate, p50, p99));
+        out.push(EmulatorRow {
+            store,
+            op: HTTP_FLOOR,
+            concurrency,
+            rate,
+            p50,
+            p99,
+        });
     }
     for &concurrency in levels {
         warm_up(&http, addr, concurrency).await;
         let h = http.clone();
+        let watch = match probe {
+            Some(url) => Some(PgProbe::start(url).await),
+            None => None,
+        };
         let (rate, p50, p99) = load(concurrency, creates, move |i| {
             let h = h.clone();
             async move {
@@ -186,7 +403,17 @@ pub(crate) async fn emulator_bench(
             }
         })
         .await;
-        out.push(("CreateLaunch", concurrency, rate, p50, p99));
+        if let Some(watch) = watch {
+            pg_creates.push(watch.finish(concurrency, creates).await);
+        }
+        out.push(EmulatorRow {
+            store,
+            op: "CreateLaunch",
+            concurrency,
+            rate,
+            p50,
+            p99,
+        });
     }
     let first = levels[0];
     for &concurrency in levels {
@@ -202,7 +429,14 @@ pub(crate) async fn emulator_bench(
             }
         })
         .await;
-        out.push(("GetLaunch", concurrency, rate, p50, p99));
+        out.push(EmulatorRow {
+            store,
+            op: "GetLaunch",
+            concurrency,
+            rate,
+            p50,
+            p99,
+        });
     }
     // The data plane: a RUNNING launch with a segment override on p0's feature, then
     // evaluations with contexts that match the segment half of the time. No write happens
@@ -257,7 +491,14 @@ pub(crate) async fn emulator_bench(
             }
         })
         .await;
-        out.push((EVALUATE, concurrency, rate, p50, p99));
+        out.push(EmulatorRow {
+            store,
+            op: EVALUATE,
+            concurrency,
+            rate,
+            p50,
+            p99,
+        });
     }
     for &concurrency in levels {
         warm_up(&http, addr, concurrency).await;
@@ -277,20 +518,29 @@ pub(crate) async fn emulator_bench(
             }
         })
         .await;
-        out.push((BATCH_EVALUATE, concurrency, rate, p50, p99));
+        out.push(EmulatorRow {
+            store,
+            op: BATCH_EVALUATE,
+            concurrency,
+            rate,
+            p50,
+            p99,
+        });
     }
-    out.extend(signed_rows(s, &http).await);
     out
 }
 
 /// The cost of signatures: the same GetLaunch and EvaluateFeature calls against an emulator
 /// that checks them (`--auth sigv4`), each signed by the client with `aws-sigv4` as the SDKs
 /// do, beside the unsigned rows of the same run.
-pub(crate) async fn signed_rows(
+async fn signed_rows(
+    store: Store,
+    extra: &[String],
     s: &Settings,
     http: &Http,
-) -> Vec<(&'static str, usize, f64, Duration, Duration)> {
-    let emulator = start_emulator(&[]).await;
+) -> Vec<EmulatorRow> {
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let emulator = start_emulator(&extra).await;
     let addr: SocketAddr = emulator
         .url()
         .trim_start_matches("http://")
@@ -339,7 +589,14 @@ pub(crate) async fn signed_rows(
             }
         })
         .await;
-        out.push((SIGNED_GET, concurrency, rate, p50, p99));
+        out.push(EmulatorRow {
+            store,
+            op: SIGNED_GET,
+            concurrency,
+            rate,
+            p50,
+            p99,
+        });
     }
     for &concurrency in &s.emulator_levels {
         let h = http.clone();
@@ -351,7 +608,14 @@ pub(crate) async fn signed_rows(
             }
         })
         .await;
-        out.push((SIGNED_EVALUATE, concurrency, rate, p50, p99));
+        out.push(EmulatorRow {
+            store,
+            op: SIGNED_EVALUATE,
+            concurrency,
+            rate,
+            p50,
+            p99,
+        });
     }
     out
 }

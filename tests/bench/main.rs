@@ -10,11 +10,13 @@
 //!    calls, GetLaunch calls, controller CPU;
 //! 3. latency: apply → Ready of single launches, one after the other;
 //! 4. memory: peak RSS of a controller started against M launches (it converges them all);
-//! 5. the emulator: CreateLaunch, GetLaunch, EvaluateFeature and BatchEvaluateFeature (20
-//!    evaluations per call) throughput and latency at concurrency 1, 8, 64, each against the
-//!    floor of the same run: `GET /healthz` (no work) at the same concurrency; and GetLaunch and
-//!    EvaluateFeature signed by the client against an emulator that checks signatures
-//!    (`--auth sigv4`), the cost of verification beside the unsigned rows.
+//! 5. the emulator, on SQLite and then on PostgreSQL (a durable server of the test harness):
+//!    CreateLaunch, GetLaunch, EvaluateFeature and BatchEvaluateFeature (20 evaluations per
+//!    call) throughput and latency at concurrency 1, 8, 64, each against the floor of the same
+//!    store's emulator in the same run: `GET /healthz` (no work) at the same concurrency; GetLaunch
+//!    and EvaluateFeature signed by the client against an emulator that checks signatures
+//!    (`--auth sigv4`), the cost of verification beside the unsigned rows; and, for PostgreSQL,
+//!    where the database's connections were during each CreateLaunch level.
 //! 6. a whole setup from empty (issue 14): projects, features, segments and launches (some with
 //!    segment overrides, some running) applied at once in a shuffled order, time until every
 //!    object is Ready, against the baseline of the same client writing the same objects and one
@@ -31,6 +33,8 @@
 //! twentieth of it for BatchEvaluateFeature calls), `BENCH_EMULATOR_LEVELS` ("1,8,64"),
 //! `BENCH_SETUP` ("3,200,20,1000": projects, features, segments, launches of part 6).
 //! `make bench-emulator` runs part 5 alone and `make bench-setup` part 6; they only print.
+//! Part 5 starts its own PostgreSQL server, as the store tests do: it needs Debian's server
+//! binaries (`apt-get install postgresql`, or `PG_BIN`).
 //!
 //! It is not a timed test: nothing asserts speed. `bench_smoke_tiny_n` runs the same code with
 //! tiny sizes in every `cargo test` so that the benchmark keeps working.
@@ -44,6 +48,8 @@
 
 mod emulator;
 mod operator;
+#[path = "../support/postgres.rs"]
+mod pg_server;
 mod procfs;
 mod report;
 mod settings;
@@ -53,7 +59,7 @@ mod support;
 
 use std::time::Duration;
 
-use emulator::emulator_bench;
+use emulator::{STORES, emulator_bench};
 use operator::{Layout, run};
 use report::{Results, loadavg, machine, write_report};
 use settings::Settings;
@@ -142,8 +148,11 @@ async fn bench_smoke_tiny_n() {
     assert!(r.converge_hwm_kib > 0);
     assert_eq!(r.memory.len(), 1);
     assert!(r.memory.iter().all(|m| m.1 > 0));
-    assert_eq!(r.emulator.len(), 7 * s.emulator_levels.len());
-    assert!(r.emulator.iter().all(|e| e.2 > 0.0));
+    let levels = s.emulator_levels.len();
+    assert_eq!(r.emulator.rows.len(), 7 * levels * STORES);
+    assert!(r.emulator.rows.iter().all(|e| e.rate > 0.0));
+    assert_eq!(r.emulator.pg_creates.len(), levels);
+    assert!(r.emulator.pg_creates.iter().all(|c| c.samples > 0));
     assert!(r.converge_no_policy > Duration::ZERO && r.baseline_policy > Duration::ZERO);
     assert_eq!(r.deleted, s.n + s.seq + s.n);
     let setup = r.setup.as_ref().expect("part 6 ran");
@@ -158,6 +167,8 @@ async fn bench_smoke_tiny_n() {
         setup.calls["StartLaunch"].0 - setup.calls["StartLaunch"].1,
         1.0
     );
-    // 17 fixed rows, 6 of part 6, one per memory size and one per emulator measurement.
-    assert_eq!(r.rows().len(), 17 + 6 + r.memory.len() + r.emulator.len());
+    // 17 fixed rows, 6 of part 6, one per memory size, one per emulator measurement and one
+    // per PostgreSQL CreateLaunch level seen from the database.
+    let emulator = r.emulator.rows.len() + r.emulator.pg_creates.len();
+    assert_eq!(r.rows().len(), 17 + 6 + r.memory.len() + emulator);
 }

@@ -6,7 +6,7 @@ use std::{path::PathBuf, time::Duration};
 use kube::Client;
 
 use crate::{
-    emulator::{EVALUATE, HTTP_FLOOR, SIGNED_EVALUATE, SIGNED_GET},
+    emulator::{EVALUATE, EmulatorResults, HTTP_FLOOR, SIGNED_EVALUATE, SIGNED_GET},
     setup::SetupResults,
     support::repo_root,
 };
@@ -43,7 +43,7 @@ pub(crate) struct Results {
     /// (launches, peak RSS KiB, time until all Ready, controller CPU seconds)
     pub(crate) memory: Vec<(usize, u64, Duration, f64)>,
     /// (operation, concurrency, requests/s, p50, p99)
-    pub(crate) emulator: Vec<(&'static str, usize, f64, Duration, Duration)>,
+    pub(crate) emulator: EmulatorResults,
     /// Part 6.
     pub(crate) setup: Option<SetupResults>,
 }
@@ -270,19 +270,23 @@ impl Results {
                 goal,
             ));
         }
-        for (op, concurrency, rate, p50, p99) in &self.emulator {
-            // Against the no-work requests at the same concurrency, measured in the same run.
+        for e in &self.emulator.rows {
+            // Against the no-work requests to the same store's emulator at the same
+            // concurrency, measured in the same run.
             let floor = self
                 .emulator
+                .rows
                 .iter()
-                .find(|f| f.0 == HTTP_FLOOR && f.1 == *concurrency)
-                .filter(|_| *op != HTTP_FLOOR);
-            let rate_ratio = floor.map(|f| rate / f.2);
-            let p99_ratio = floor.map(|f| p99.as_secs_f64() / f.4.as_secs_f64());
-            let goal = match (*op, *concurrency, rate_ratio, p99_ratio) {
-                ("GetLaunch", 64, _, _) => format!("≥ 20k/s: {}", verdict(*rate >= 20_000.0)),
+                .find(|f| {
+                    f.store == e.store && f.op == HTTP_FLOOR && f.concurrency == e.concurrency
+                })
+                .filter(|_| e.op != HTTP_FLOOR);
+            let rate_ratio = floor.map(|f| e.rate / f.rate);
+            let p99_ratio = floor.map(|f| e.p99.as_secs_f64() / f.p99.as_secs_f64());
+            let goal = match (e.op, e.concurrency, rate_ratio, p99_ratio) {
+                ("GetLaunch", 64, _, _) => format!("≥ 20k/s: {}", verdict(e.rate >= 20_000.0)),
                 ("CreateLaunch", _, _, Some(p)) => {
-                    format!("p99 ≤ 3× the floor's p99: {}", verdict(p <= 3.0))
+                    format!("p99 ≤ 3× the no-work floor's p99: {}", verdict(p <= 3.0))
                 }
                 (SIGNED_GET | SIGNED_EVALUATE, _, _, _) => {
                     "the cost of signatures: compare with the unsigned row".to_string()
@@ -301,13 +305,47 @@ impl Results {
             };
             rows.push(row(
                 "emulator",
-                format!("{op}, concurrency {concurrency}"),
                 format!(
-                    "{rate:.0} req/s, p50 {:.2} ms, p99 {:.2} ms{floor}",
-                    ms(*p50),
-                    ms(*p99)
+                    "{}: {}, concurrency {}",
+                    e.store.name(),
+                    e.op,
+                    e.concurrency
+                ),
+                format!(
+                    "{:.0} req/s, p50 {:.2} ms, p99 {:.2} ms{floor}",
+                    e.rate,
+                    ms(e.p50),
+                    ms(e.p99)
                 ),
                 goal,
+            ));
+        }
+        for c in &self.emulator.pg_creates {
+            let creates = c.creates as f64;
+            let fsync = if c.fsyncs > 0 {
+                format!(", {:.2} ms each", c.fsync_ms / c.fsyncs as f64)
+            } else {
+                String::new()
+            };
+            rows.push(row(
+                "emulator",
+                format!(
+                    "PostgreSQL: CreateLaunch, concurrency {}: the emulator's connections, as the database saw them",
+                    c.concurrency
+                ),
+                format!(
+                    "{:.1} waiting for the write lock, {:.1} in a transaction waiting for the emulator, \
+                     {:.1} writing or flushing WAL, {:.1} running, {:.1} other (means of {} samples); \
+                     {:.2} WAL fsyncs per create{fsync}",
+                    c.write_lock,
+                    c.emulator,
+                    c.wal,
+                    c.running,
+                    c.other,
+                    c.samples,
+                    c.fsyncs as f64 / creates,
+                ),
+                String::new(),
             ));
         }
         rows
@@ -373,15 +411,25 @@ pub(crate) async fn machine(admin: &Client, load_at_start: &str) -> String {
     format!(
         "- machine: {cpus} CPUs (`nproc`), {:.1} GiB memory, {model}, Linux {}\n\
          - control plane: kube-apiserver {version} + etcd (`--unsafe-no-fsync`), one process each, on the same machine\n\
-         - emulator: SQLite, durable writes, data directory on the local disk\n\
+         - emulator: SQLite (durable writes, data directory on the local disk), then PostgreSQL {} (the test harness's server on this machine, `fsync=on`), default flags\n\
          - load average (1, 5, 15 min) at start: {load_at_start}, at end: {}; other processes share the machine\n\
          - commit: {}{dirty}; {}\n",
         mem_kib as f64 / 1024.0 / 1024.0,
         kernel.trim(),
+        postgres_version(),
         loadavg(),
         git(&["rev-parse", "--short", "HEAD"]),
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
     )
+}
+
+/// The major version of the harness's PostgreSQL, from the directory of its binaries.
+fn postgres_version() -> String {
+    crate::pg_server::bin_dir()
+        .parent()
+        .and_then(|d| d.file_name())
+        .map(|v| v.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 pub(crate) const BEGIN: &str =

@@ -86,6 +86,8 @@ pub struct Postgres {
     bin: PathBuf,
     user: Option<(u32, u32)>,
     pub port: u16,
+    /// Server settings (`name=value`) given after the harness's own, which they override.
+    settings: Vec<String>,
     /// The stopping shell; its stdin is the pipe that keeps the server up.
     child: Option<Child>,
 }
@@ -93,6 +95,12 @@ pub struct Postgres {
 impl Postgres {
     /// initdb into a fresh temporary directory, then start.
     pub fn start() -> Postgres {
+        Postgres::start_with(&[])
+    }
+
+    /// [`Postgres::start`] with server settings (`name=value`) that override the harness's,
+    /// e.g. `fsync=on` for a benchmark.
+    pub fn start_with(settings: &[&str]) -> Postgres {
         let bin = bin_dir();
         let user = server_user();
         let dir = tempfile::Builder::new()
@@ -107,6 +115,7 @@ impl Postgres {
             bin,
             user,
             port: free_port(),
+            settings: settings.iter().map(|s| s.to_string()).collect(),
             child: None,
         };
         let data = pg.data();
@@ -186,6 +195,7 @@ impl Postgres {
                 "-c",
                 "fsync=off",
             ])
+            .args(self.settings.iter().flat_map(|s| ["-c", s.as_str()]))
             .stdin(Stdio::piped())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
