@@ -155,7 +155,8 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
     };
     match &args.database_url {
         Some(url) => {
-            let store = PostgresStore::connect(url, args.database_pool_size)
+            let ca_file = args.database_ca_file.as_deref();
+            let store = PostgresStore::connect(url, args.database_pool_size, ca_file)
                 .await
                 .context("opening the PostgreSQL store")?;
             let database = format!("postgres://{}", store.target());

@@ -101,6 +101,32 @@ impl Postgres {
     /// [`Postgres::start`] with server settings (`name=value`) that override the harness's,
     /// e.g. `fsync=on` for a benchmark.
     pub fn start_with(settings: &[&str]) -> Postgres {
+        let mut pg = Postgres::init(settings);
+        pg.resume();
+        pg
+    }
+
+    /// [`Postgres::start`] with TLS on: `cert` (PEM, the server's certificate and any
+    /// intermediates) and `key` (PEM) as the server's, and plain connections still accepted.
+    pub fn start_tls(cert: &str, key: &str) -> Postgres {
+        let mut pg = Postgres::init(&["ssl=on"]);
+        // The default ssl_cert_file and ssl_key_file: in the data directory, the key readable by
+        // the server's user alone (the server refuses it otherwise).
+        for (name, text, mode) in [("server.crt", cert, 0o644), ("server.key", key, 0o600)] {
+            let path = pg.data().join(name);
+            std::fs::write(&path, text).unwrap();
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(mode))
+                .unwrap();
+            if let Some((uid, gid)) = pg.user {
+                std::os::unix::fs::chown(&path, Some(uid), Some(gid)).unwrap();
+            }
+        }
+        pg.resume();
+        pg
+    }
+
+    /// initdb into a fresh temporary directory; not started.
+    fn init(settings: &[&str]) -> Postgres {
         let bin = bin_dir();
         let user = server_user();
         let dir = tempfile::Builder::new()
@@ -110,7 +136,7 @@ impl Postgres {
         if let Some((uid, gid)) = user {
             std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).unwrap();
         }
-        let mut pg = Postgres {
+        let pg = Postgres {
             dir,
             bin,
             user,
@@ -138,7 +164,6 @@ impl Postgres {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        pg.resume();
         pg
     }
 

@@ -160,6 +160,8 @@ pub enum StoreError {
     Unavailable(String),
     #[error("database error: {0}")]
     Postgres(String),
+    #[error("TLS to the database: {0}")]
+    Tls(String),
     #[error("cannot build the connection pool: {0}")]
     Pool(String),
     #[error("cannot start the store's {name} thread: {source}")]

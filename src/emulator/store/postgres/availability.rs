@@ -18,7 +18,8 @@ use std::{
 
 use deadpool_postgres::PoolError;
 use futures::StreamExt;
-use tokio_postgres::{AsyncMessage, Config, NoTls, error::SqlState};
+use tokio_postgres::{AsyncMessage, Config, error::SqlState};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::emulator::store::{Foreign, Listener, StoreError};
 
@@ -52,11 +53,11 @@ impl Hub {
 /// Listens on [`CHANNEL`] on a connection of its own, for as long as the store lives; when the
 /// connection is lost the followers hear [`Foreign::Deaf`], and [`Foreign::Listening`] once it
 /// listens again (the writes in between were missed).
-pub(super) async fn listen_loop(config: Config, hub: Arc<Mutex<Hub>>) {
+pub(super) async fn listen_loop(config: Config, tls: MakeRustlsConnect, hub: Arc<Mutex<Hub>>) {
     let tell = |event| hub.lock().unwrap_or_else(|e| e.into_inner()).tell(event);
     let mut retry = LISTEN_RETRY;
     loop {
-        match config.connect(NoTls).await {
+        match config.connect(tls.clone()).await {
             Ok((client, mut connection)) => {
                 let (heard, mut notifications) = tokio::sync::mpsc::unbounded_channel();
                 let driver = tokio::spawn(async move {
@@ -121,10 +122,24 @@ fn unreachable(e: &tokio_postgres::Error) -> bool {
 
 pub(super) fn pg_error(e: tokio_postgres::Error) -> StoreError {
     if unreachable(&e) {
-        StoreError::Unavailable(e.to_string())
+        StoreError::Unavailable(error_text(&e))
     } else {
-        StoreError::Postgres(e.to_string())
+        StoreError::Postgres(error_text(&e))
     }
+}
+
+/// A tokio-postgres error with its causes. Its own text is only its kind ("db error", "error
+/// connecting to server", "error performing TLS handshake"); what happened (the server's
+/// message, the I/O error, the certificate refused) is its source.
+pub(super) fn error_text(e: &tokio_postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 pub(super) fn pool_error(e: PoolError) -> StoreError {

@@ -23,27 +23,29 @@
 //! runs in one REPEATABLE READ, read-only snapshot, and takes no lock. Durability is the
 //! server's (its WAL and replication): a write is answered once its commit is.
 //!
-//! Not here: TLS to the database (the connection is plain TCP, see docs/emulator.md), the
-//! Evidently rules (the operations in `super::super::ops` run inside the closures).
+//! TLS to the database, when the URL asks for it, is [`tls`]'s. Not here: the Evidently rules
+//! (the operations in `super::super::ops` run inside the closures).
 
 mod availability;
 mod schema;
 mod sql;
+mod tls;
 mod writer;
 
 use std::{
+    path::Path,
     sync::{Arc, Mutex},
     time::Duration,
 };
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio::runtime::Handle;
-use tokio_postgres::{Config, IsolationLevel, NoTls};
+use tokio_postgres::{Config, IsolationLevel};
 
 pub use availability::CHANNEL;
 
 use super::{Foreign, Listener, Reader, Store, StoreError, Tx};
-use availability::{Hub, listen_loop, pg_error, pool_error};
+use availability::{Hub, error_text, listen_loop, pg_error, pool_error};
 use sql::Conn;
 
 /// Oldest server accepted (`server_version_num`): 13, the oldest release still supported by the
@@ -104,13 +106,18 @@ pub fn describe(config: &Config) -> String {
 
 impl PostgresStore {
     /// Connects to the database at `url` (a `postgres://` URL or a `key=value` string), checks
-    /// its version, migrates its schema and starts listening for other replicas' writes.
-    /// Fails, with the database (not its password) in the message, when it cannot be reached,
-    /// is older than PostgreSQL 13 or holds a newer schema.
-    pub async fn connect(url: &str, pool_size: usize) -> Result<PostgresStore, StoreError> {
-        let mut config: Config = url
-            .parse()
-            .map_err(|e: tokio_postgres::Error| StoreError::DatabaseUrl(e.to_string()))?;
+    /// its version, migrates its schema and starts listening for other replicas' writes. With
+    /// `sslmode=require` (or `verify-ca`, `verify-full`) in the URL every connection is TLS, the
+    /// server's certificate verified against `ca_file` (PEM) or the system's roots (see
+    /// [`tls`]). Fails, with the database (not its password) in the message, when it cannot be
+    /// reached or verified, is older than PostgreSQL 13 or holds a newer schema.
+    pub async fn connect(
+        url: &str,
+        pool_size: usize,
+        ca_file: Option<&Path>,
+    ) -> Result<PostgresStore, StoreError> {
+        let mut config = tls::parse_url(url)?;
+        let tls = tls::connector(&mut config, ca_file)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(POOL_TIMEOUT);
         }
@@ -120,9 +127,9 @@ impl PostgresStore {
         let target = describe(&config);
         let connect_error = |e: tokio_postgres::Error| StoreError::Connect {
             target: target.clone(),
-            reason: e.to_string(),
+            reason: error_text(&e),
         };
-        let (mut client, connection) = config.connect(NoTls).await.map_err(connect_error)?;
+        let (mut client, connection) = config.connect(tls.clone()).await.map_err(connect_error)?;
         let connection = tokio::spawn(connection);
         let version: String = client
             .query_one("SHOW server_version_num", &[])
@@ -143,7 +150,7 @@ impl PostgresStore {
 
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 // Fast: a connection the server closed is noticed (`is_closed`) without a query.
                 recycling_method: RecyclingMethod::Fast,
@@ -158,7 +165,7 @@ impl PostgresStore {
             .build()
             .map_err(|e| StoreError::Pool(e.to_string()))?;
         let hub = Arc::new(Mutex::new(Hub::default()));
-        let listener = tokio::spawn(listen_loop(config, hub.clone())).abort_handle();
+        let listener = tokio::spawn(listen_loop(config, tls, hub.clone())).abort_handle();
         Ok(PostgresStore {
             inner: Arc::new(Inner {
                 pool,
