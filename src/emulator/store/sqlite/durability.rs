@@ -149,13 +149,10 @@ mod tests {
         Key, Kind, Store, Tx,
         sqlite::{
             SqliteStore,
+            testing::launch,
             writer::{MAX_BATCH, WriteJob, write_loop},
         },
     };
-
-    fn launch(name: &str) -> Key {
-        Key::new(Kind::Launch, "p", name)
-    }
 
     /// A committed job whose answer is `Ok(())` once its batch is synced.
     fn committed_job() -> (Box<dyn Job>, oneshot::Receiver<Result<(), StoreError>>) {
