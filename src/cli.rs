@@ -68,6 +68,11 @@ pub struct EmulatorArgs {
     /// host:port/dbname`), so that several replicas share them. Unset: SQLite in `--data-dir`.
     #[arg(long, env = "EMULATOR_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// CA certificates (PEM) that the PostgreSQL server's certificate must chain to when the
+    /// database URL has `sslmode=require` (or `verify-ca`, `verify-full`); unset: the system's
+    /// roots. The server's name is checked against the URL's host either way.
+    #[arg(long, env = "EMULATOR_DATABASE_CA_FILE")]
+    pub database_ca_file: Option<PathBuf>,
     /// Most connections to PostgreSQL this replica opens (reads and writes, plus one for
     /// notifications). Unused without `--database-url`.
     #[arg(long, env = "EMULATOR_DATABASE_POOL_SIZE", default_value_t = 16)]
@@ -115,6 +120,7 @@ impl EmulatorArgs {
                 Some(url) => Database::Postgres {
                     url: url.clone(),
                     pool_size: self.database_pool_size,
+                    ca_file: self.database_ca_file.clone(),
                 },
                 None => Database::Sqlite {
                     data_dir: self.data_dir.clone(),

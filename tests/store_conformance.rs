@@ -5,8 +5,9 @@
 //! (own pool, own evaluation views, own notification listener) on one database; SQLite and
 //! memory serve one process, so their "replicas" are one emulator reached twice.
 //!
-//! The last section is PostgreSQL's alone: startup errors, 503 while the database is down and
-//! recovery after it comes back, and views that rebuild after missed notifications.
+//! The last sections are PostgreSQL's alone: startup errors, 503 while the database is down and
+//! recovery after it comes back, views that rebuild after missed notifications, and TLS to a
+//! server with a certificate of the test's own CA.
 
 mod support;
 
@@ -82,7 +83,7 @@ async fn pg_replicas(url: &str, n: usize) -> (Vec<PostgresStore>, Vec<Router>) {
     let mut stores = Vec::new();
     let mut routers = Vec::new();
     for _ in 0..n {
-        let store = PostgresStore::connect(url, 8).await.unwrap();
+        let store = PostgresStore::connect(url, 8, None).await.unwrap();
         routers.push(router(Emulator::new(store.clone(), &Settings::default())));
         stores.push(store);
     }
@@ -571,7 +572,7 @@ async fn startup_fails_clearly_when_the_database_is_unreachable() {
     // A port nothing listens on (free a moment ago).
     let port = support::ports::candidate();
     let url = format!("postgres://someone:secret@127.0.0.1:{port}/db");
-    let err = PostgresStore::connect(&url, 4)
+    let err = PostgresStore::connect(&url, 4, None)
         .await
         .unwrap_err()
         .to_string();
@@ -582,7 +583,7 @@ async fn startup_fails_clearly_when_the_database_is_unreachable() {
         "{err}"
     );
     assert!(!err.contains("secret"), "the password leaked: {err}");
-    let err = PostgresStore::connect("postgres://[nope", 4)
+    let err = PostgresStore::connect("postgres://[nope", 4, None)
         .await
         .unwrap_err();
     assert!(
@@ -611,7 +612,7 @@ async fn a_database_of_a_newer_emulator_is_refused_and_migration_runs_once() {
         .batch_execute("INSERT INTO emulator_schema_version (version) VALUES (99)")
         .await
         .unwrap();
-    let err = PostgresStore::connect(&url, 4).await.unwrap_err();
+    let err = PostgresStore::connect(&url, 4, None).await.unwrap_err();
     assert!(
         matches!(err, StoreError::SchemaTooNew { found: 99, .. }),
         "{err}"
@@ -718,4 +719,133 @@ async fn while_the_database_is_down_requests_get_503_and_the_replicas_recover_by
         },
     )
     .await;
+}
+
+// ---------------------------------------------------------------- TLS to PostgreSQL
+
+/// A CA, and a server certificate it signed for 127.0.0.1 only: (CA, certificate, key), PEM.
+fn tls_certificates() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "launch-operator-test-database-ca");
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    let cert = server.signed_by(&key, &ca).unwrap();
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
+
+/// A server with TLS on (plain connections still accepted), a database on it, and the file of
+/// the CA that signed its certificate.
+async fn tls_server() -> (Postgres, String, tempfile::TempDir) {
+    let (ca, cert, key) = tls_certificates();
+    let pg = Postgres::start_tls(&cert, &key);
+    let url = pg.database().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), ca).unwrap();
+    (pg, url, dir)
+}
+
+/// Whether each connection of `application` to the server is TLS, from the server's side.
+async fn tls_of(url: &str, application: &str) -> Vec<bool> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .query(
+            "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+             WHERE a.application_name = $1",
+            &[&application],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_sslmode_require_every_connection_is_tls_to_a_verified_server() {
+    let (_pg, url, dir) = tls_server().await;
+    let ca_file = dir.path().join("ca.pem");
+    // verify-full and verify-ca, which managed databases' docs give, mean the same here.
+    for mode in ["require", "verify-full", "verify-ca"] {
+        let application = format!("tls-{mode}");
+        let tls_url = format!("{url}?sslmode={mode}&application_name={application}");
+        let store = PostgresStore::connect(&tls_url, 4, Some(&ca_file))
+            .await
+            .unwrap();
+        let key = Key::new(Kind::Project, "", &application);
+        let k = key.clone();
+        store.write(move |tx| tx.put(&k, None, "{}")).await.unwrap();
+        let doc = store.read(move |r| r.get(&key)).await.unwrap();
+        assert_eq!(doc.as_deref(), Some("{}"));
+        // The pool's connection and the listener's, both encrypted.
+        eventually(
+            "the pool's and the listener's connections",
+            Duration::from_secs(10),
+            || async {
+                match tls_of(&url, &application).await {
+                    seen if seen.len() >= 2 && seen.iter().all(|tls| *tls) => Ok(()),
+                    seen => Err(format!("TLS of each connection: {seen:?}")),
+                }
+            },
+        )
+        .await;
+    }
+    // Without sslmode the connections stay plain TCP, as before TLS was supported, even to a
+    // server that offers TLS.
+    let plain_url = format!("{url}?application_name=plain");
+    let store = PostgresStore::connect(&plain_url, 4, None).await.unwrap();
+    store
+        .read(|r| r.count(Kind::Project, "", None))
+        .await
+        .unwrap();
+    let seen = tls_of(&url, "plain").await;
+    assert!(!seen.is_empty() && seen.iter().all(|tls| !tls), "{seen:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_cannot_be_verified_is_refused_at_startup() {
+    let (pg, url, dir) = tls_server().await;
+    let tls_url = format!("{url}?sslmode=require");
+    // Signed by a CA the emulator was not given (the system's roots do not know it).
+    let (other_ca, _, _) = tls_certificates();
+    let other = dir.path().join("other-ca.pem");
+    std::fs::write(&other, other_ca).unwrap();
+    let err = PostgresStore::connect(&tls_url, 4, Some(&other))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cannot connect") && err.contains("certificate"),
+        "{err}"
+    );
+    // The right CA, but the certificate is for 127.0.0.1, not for the name in the URL.
+    let by_name = tls_url.replace("@127.0.0.1:", "@localhost:");
+    let err = PostgresStore::connect(&by_name, 4, Some(&dir.path().join("ca.pem")))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("certificate"), "{err}");
+    // A CA file with no certificate in it.
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "").unwrap();
+    let err = PostgresStore::connect(&tls_url, 4, Some(&empty))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no CA certificate"), "{err}");
+    // A server without TLS.
+    drop(pg);
+    let plain = server().database().await;
+    let ca_file = dir.path().join("ca.pem");
+    let err = PostgresStore::connect(&format!("{plain}?sslmode=require"), 4, Some(&ca_file))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("TLS"), "{err}");
 }

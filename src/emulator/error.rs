@@ -316,7 +316,7 @@ mod tests {
                 "ServiceUnavailableException",
             ),
             (
-                ApiError::Internal(StoreError::Task("x".into())),
+                ApiError::Internal(StoreError::Panicked("x".into())),
                 500,
                 "InternalServerException",
             ),
@@ -329,7 +329,7 @@ mod tests {
 
     #[test]
     fn internal_details_are_not_sent_to_the_client() {
-        let body = ApiError::Internal(StoreError::Task("secret path /x".into())).body();
+        let body = ApiError::Internal(StoreError::Postgres("secret path /x".into())).body();
         assert_eq!(body, json!({"message": "Internal server error."}));
     }
 }

@@ -85,8 +85,14 @@ pub struct RunSettings {
 pub enum Database {
     /// SQLite in this directory (created if missing).
     Sqlite { data_dir: PathBuf },
-    /// PostgreSQL, shared by several replicas, with at most `pool_size` connections.
-    Postgres { url: String, pool_size: usize },
+    /// PostgreSQL, shared by several replicas, with at most `pool_size` connections; with
+    /// `sslmode` in the URL, the server's certificate is checked against `ca_file` (PEM) or,
+    /// without it, the system's roots.
+    Postgres {
+        url: String,
+        pool_size: usize,
+        ca_file: Option<PathBuf>,
+    },
 }
 
 /// Whether requests must be signed.
@@ -183,8 +189,12 @@ pub async fn run(run: RunSettings) -> anyhow::Result<()> {
         }
     };
     match &run.database {
-        Database::Postgres { url, pool_size } => {
-            let store = PostgresStore::connect(url, *pool_size)
+        Database::Postgres {
+            url,
+            pool_size,
+            ca_file,
+        } => {
+            let store = PostgresStore::connect(url, *pool_size, ca_file.as_deref())
                 .await
                 .context("opening the PostgreSQL store")?;
             let database = format!("postgres://{}", store.target());

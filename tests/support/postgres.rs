@@ -81,6 +81,8 @@ pub struct Postgres {
     bin: PathBuf,
     user: Option<(u32, u32)>,
     pub port: u16,
+    /// Server settings (`name=value`) given after the harness's own, which they override.
+    settings: Vec<String>,
     /// The stopping shell; its stdin is the pipe that keeps the server up.
     child: Option<Child>,
 }
@@ -88,6 +90,38 @@ pub struct Postgres {
 impl Postgres {
     /// initdb into a fresh temporary directory, then start.
     pub fn start() -> Postgres {
+        Postgres::start_with(&[])
+    }
+
+    /// [`Postgres::start`] with server settings (`name=value`) that override the harness's,
+    /// e.g. `fsync=on` for a benchmark.
+    pub fn start_with(settings: &[&str]) -> Postgres {
+        let mut pg = Postgres::init(settings);
+        pg.start_on_a_free_port();
+        pg
+    }
+
+    /// [`Postgres::start`] with TLS on: `cert` (PEM, the server's certificate and any
+    /// intermediates) and `key` (PEM) as the server's, and plain connections still accepted.
+    pub fn start_tls(cert: &str, key: &str) -> Postgres {
+        let mut pg = Postgres::init(&["ssl=on"]);
+        // The default ssl_cert_file and ssl_key_file: in the data directory, the key readable by
+        // the server's user alone (the server refuses it otherwise).
+        for (name, text, mode) in [("server.crt", cert, 0o644), ("server.key", key, 0o600)] {
+            let path = pg.data().join(name);
+            std::fs::write(&path, text).unwrap();
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(mode))
+                .unwrap();
+            if let Some((uid, gid)) = pg.user {
+                std::os::unix::fs::chown(&path, Some(uid), Some(gid)).unwrap();
+            }
+        }
+        pg.start_on_a_free_port();
+        pg
+    }
+
+    /// initdb into a fresh temporary directory; not started.
+    fn init(settings: &[&str]) -> Postgres {
         let bin = bin_dir();
         let user = server_user();
         let dir = tempfile::Builder::new()
@@ -97,11 +131,12 @@ impl Postgres {
         if let Some((uid, gid)) = user {
             std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).unwrap();
         }
-        let mut pg = Postgres {
+        let pg = Postgres {
             dir,
             bin,
             user,
             port: 0,
+            settings: settings.iter().map(|s| s.to_string()).collect(),
             child: None,
         };
         let data = pg.data();
@@ -124,13 +159,16 @@ impl Postgres {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        // The server binds a port of its own: when another process took it in the meantime,
-        // the server exits, and it starts again on another.
-        ports::with_free_ports("PostgreSQL", 1, |ports| {
-            pg.port = ports[0];
-            pg.try_resume()
-        });
         pg
+    }
+
+    /// The first start. The server binds a port of its own: when another process took it in
+    /// the meantime, the server exits, and it starts again on another.
+    fn start_on_a_free_port(&mut self) {
+        ports::with_free_ports("PostgreSQL", 1, |ports| {
+            self.port = ports[0];
+            self.try_resume()
+        });
     }
 
     fn data(&self) -> PathBuf {
@@ -193,6 +231,7 @@ impl Postgres {
                 "-c",
                 "fsync=off",
             ])
+            .args(self.settings.iter().flat_map(|s| ["-c", s.as_str()]))
             .stdin(Stdio::piped())
             .stdout(log.try_clone().unwrap())
             .stderr(log)

@@ -64,13 +64,14 @@ impl Kind {
         }
     }
 
-    fn parse(s: &str) -> Option<Kind> {
+    /// The kind stored as `s`.
+    fn parse(s: &str) -> Result<Kind, StoreError> {
         match s {
-            "project" => Some(Kind::Project),
-            "feature" => Some(Kind::Feature),
-            "launch" => Some(Kind::Launch),
-            "segment" => Some(Kind::Segment),
-            _ => None,
+            "project" => Ok(Kind::Project),
+            "feature" => Ok(Kind::Feature),
+            "launch" => Ok(Kind::Launch),
+            "segment" => Ok(Kind::Segment),
+            _ => Err(StoreError::UnknownKind(s.to_string())),
         }
     }
 }
@@ -159,8 +160,46 @@ pub enum StoreError {
     Unavailable(String),
     #[error("database error: {0}")]
     Postgres(String),
-    #[error("a store task failed: {0}")]
-    Task(String),
+    #[error("TLS to the database: {0}")]
+    Tls(String),
+    #[error("cannot build the connection pool: {0}")]
+    Pool(String),
+    #[error("cannot start the store's {name} thread: {source}")]
+    Thread {
+        name: &'static str,
+        source: std::io::Error,
+    },
+    /// A [`Store::read`] or [`Store::write`] closure panicked; its changes are not kept.
+    #[error("a store operation panicked: {0}")]
+    Panicked(String),
+    /// The blocking task that ran a closure ended without an answer (it panicked outside the
+    /// closure, or the runtime is shutting down and cancelled it).
+    #[error("a store task ended without an answer: {0}")]
+    Join(#[from] tokio::task::JoinError),
+    #[error("the database holds a resource of unknown kind {0:?}")]
+    UnknownKind(String),
+    /// '' is the status the stores count every document under, so no document may have it.
+    #[error("an empty status cannot be stored")]
+    EmptyStatus,
+}
+
+/// '' is the "all" row of the counts (see [`StoreError::EmptyStatus`]).
+fn storable_status(status: Option<&str>) -> Result<(), StoreError> {
+    if status == Some("") {
+        Err(StoreError::EmptyStatus)
+    } else {
+        Ok(())
+    }
+}
+
+/// A closure's panic as an error, with the panic's message when it has one.
+fn panicked(panic: Box<dyn std::any::Any + Send>) -> StoreError {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into());
+    StoreError::Panicked(message)
 }
 
 /// Read access, inside one consistent snapshot.
