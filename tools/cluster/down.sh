@@ -46,7 +46,7 @@ mapfile -t procs < <(cgroup_procs)
 sock="$dir/containerd/containerd.sock"
 shims=()
 for c in /proc/[0-9]*/cmdline; do
-  if tr '\0' ' ' <"$c" 2>/dev/null | grep -q -- "containerd-shim-runc-v2 .*-address $sock\b"; then
+  if { tr '\0' ' ' <"$c"; } 2>/dev/null | grep -q -- "containerd-shim-runc-v2 .*-address $sock\b"; then
     p="${c#/proc/}"; shims+=("${p%/cmdline}")
   fi
 done
@@ -83,7 +83,7 @@ ip link show lo-node-h >/dev/null 2>&1 && ip link del lo-node-h
 for l in /var/log/containers/*.log; do
   [[ -L "$l" && "$(readlink "$l")" == "$dir/"* ]] && rm -f "$l"
 done
-leftover="$(ls -d /sys/fs/cgroup/*/$CGROUP_ROOT 2>/dev/null)"
-[[ -z "$leftover" ]] || log "warning: cgroups left behind: $leftover"
+leftover=(/sys/fs/cgroup/*/$CGROUP_ROOT)
+((${#leftover[@]} == 0)) || log "warning: cgroups left behind: ${leftover[*]}"
 if [[ -z "${KEEP_CLUSTER:-}" ]]; then rm -rf "$dir"; else log "kept $dir (KEEP_CLUSTER)"; fi
 exit 0
