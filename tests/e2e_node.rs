@@ -9,8 +9,9 @@
 //! root filesystem, the volume's group from `fsGroup`), the controller Ready as the lease holder
 //! through its mounted ServiceAccount token, the example resources Ready through the emulator's
 //! Service name (cluster DNS, kube-proxy), the security context and limits as the kernel applies
-//! them, a killed controller container restarted without re-creating anything, a deleted
-//! emulator pod rescheduled with its data, and `kubectl delete -k` removing the install.
+//! them, a killed controller container restarted without re-creating anything, a rollout of the
+//! controller finishing (the new pod takes the lease), a deleted emulator pod rescheduled with
+//! its data, and `kubectl delete -k` removing the install.
 //!
 //! It needs root, the Debian packages containerd, runc, containernetworking-plugins, iptables,
 //! conntrack and umoci, and Go (for the node's binaries); a missing one fails with how to get it.
@@ -427,8 +428,8 @@ fn dockerfile_runtime() -> (String, Value, Value) {
     let value = |key: &str| {
         stage
             .lines()
-            .filter_map(|l| l.strip_prefix(&format!("{key} ")))
-            .last()
+            .rev()
+            .find_map(|l| l.strip_prefix(&format!("{key} ")))
             .unwrap_or_else(|| panic!("no {key} in the Dockerfile's runtime stage"))
             .trim()
             .to_string()
@@ -720,6 +721,58 @@ async fn install_and_operate(node: &Node, image: &str) {
     let after = launch().await.unwrap();
     assert_eq!(after["status"]["arn"], arn.as_str());
     assert_eq!(after["status"]["createdTime"], created);
+
+    // A rollout of the controller (what an image upgrade does) finishes: the old pod goes, the
+    // new one takes the lease and becomes ready, and it too creates nothing.
+    node.kubectl(&[
+        "-n",
+        "launch-operator",
+        "rollout",
+        "restart",
+        "deployment/launch-operator",
+    ]);
+    node.kubectl(&[
+        "-n",
+        "launch-operator",
+        "rollout",
+        "status",
+        "deployment/launch-operator",
+        "--timeout=120s",
+    ]);
+    let rolled = eventually(
+        "the new controller pod Ready",
+        Duration::from_secs(60),
+        || async {
+            let pod = ready_pod(node, "controller")?;
+            if pod["metadata"]["name"] != controller["metadata"]["name"] {
+                Ok(pod)
+            } else {
+                Err("the old pod".to_string())
+            }
+        },
+    )
+    .await;
+    let new_name = rolled["metadata"]["name"].as_str().unwrap();
+    eventually(
+        "the new pod holding the lease",
+        Duration::from_secs(60),
+        || async {
+            let lease = node.json(&["-n", "launch-operator", "get", "lease", "launch-operator"])?;
+            let holder = lease["spec"]["holderIdentity"].as_str().unwrap_or_default();
+            if holder.contains(new_name) {
+                Ok(())
+            } else {
+                Err(format!("holder {holder}"))
+            }
+        },
+    )
+    .await;
+    support::wait_documents_ready(&admin, "shop", &docs).await;
+    assert_eq!(
+        creates(node),
+        creates_before,
+        "the rollout created something again"
+    );
 
     // The emulator pod deleted: the StatefulSet reschedules it on the same claim, and the launch
     // is still there: a spec change is an update of the same launch, not a creation.

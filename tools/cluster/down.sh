@@ -83,6 +83,8 @@ ip link show lo-node-h >/dev/null 2>&1 && ip link del lo-node-h
 for l in /var/log/containers/*.log; do
   [[ -L "$l" && "$(readlink "$l")" == "$dir/"* ]] && rm -f "$l"
 done
+# The shims' socket directory (a fixed path in containerd 1.6), if the node made it and left it empty.
+rmdir /run/containerd/s /run/containerd 2>/dev/null
 leftover=(/sys/fs/cgroup/*/$CGROUP_ROOT)
 ((${#leftover[@]} == 0)) || log "warning: cgroups left behind: ${leftover[*]}"
 if [[ -z "${KEEP_CLUSTER:-}" ]]; then rm -rf "$dir"; else log "kept $dir (KEEP_CLUSTER)"; fi
