@@ -90,7 +90,12 @@ case "$kind" in
     mapfile -t entrypoint < <(json_words "$(dockerfile_runtime ENTRYPOINT)")
     mapfile -t cmd < <(json_words "$(dockerfile_runtime CMD)")
     [[ -n "$user" && ${#entrypoint[@]} -gt 0 ]] || die "no USER or ENTRYPOINT in the Dockerfile's runtime stage"
-    tag="$( (sha256sum "$BINARY" | cut -c1-64; ldd "$BINARY"; cat "$0"; printf '%s\n' "$user" "${entrypoint[@]}" "${cmd[@]}") | sha256sum | cut -c1-16)"
+    # (ldd's load addresses are random, so only the library names and paths count.)
+    tag="$( (sha256sum "$BINARY" | cut -c1-64; ldd "$BINARY" | awk '{ print $1, $3 }'; cat "$0"; printf '%s\n' "$user" "${entrypoint[@]}" "${cmd[@]}") | sha256sum | cut -c1-16)"
+    # One project image is kept: the archives of earlier binaries go.
+    for old in "$OUT"/launch-operator-e2e-*.oci.tar; do
+      [[ -e "$old" && "$old" != "$OUT/launch-operator-e2e-$tag.oci.tar" ]] && rm -f "$old"
+    done
     args=(--config.user "$user" --config.env "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" --config.env "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt")
     for w in "${entrypoint[@]}"; do args+=(--config.entrypoint "$w"); done
     for w in "${cmd[@]}"; do args+=(--config.cmd "$w"); done
