@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: test crds control-plane quickstart
+.PHONY: test crds control-plane cluster quickstart
 
 ## Everything CI runs: formatting, lints and every test suite, prerequisites included.
 test:
@@ -11,6 +11,11 @@ test:
 ## Build (or find in the cache) kube-apiserver and etcd for the end-to-end suites.
 control-plane:
 	tools/control-plane/build.sh
+
+## A single-node cluster (kubelet, containerd, CNI, CoreDNS) with the project's image imported,
+## for trying deploy/ by hand (tools/cluster/README.md). Needs root. Ctrl-C tears it down.
+cluster:
+	tools/cluster/run.sh
 
 ## Regenerate the committed CRDs after changing src/crd or src/rules.
 crds:

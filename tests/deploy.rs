@@ -172,6 +172,22 @@ fn the_emulator_overlay_installs_the_operator_pointed_at_the_in_cluster_emulator
     );
 }
 
+/// A new controller pod is ready only once it holds the lease, which the old pod keeps until it
+/// stops: a rolling update would wait for the new pod forever (tests/e2e_node.rs rolls it out
+/// on a real node). Every overlay replaces the old pods first.
+#[test]
+fn the_controller_is_rolled_out_by_recreating_it() {
+    for overlay in ["emulator", "emulator-postgres", "aws"] {
+        let objects = render(overlay);
+        let deployment = find(&objects, "Deployment", "launch-operator");
+        assert_eq!(
+            deployment["spec"]["strategy"],
+            json!({"type": "Recreate"}),
+            "{overlay}"
+        );
+    }
+}
+
 #[test]
 fn the_postgres_overlay_runs_three_stateless_emulators_on_a_database_url_from_a_secret() {
     let objects = render("emulator-postgres");
