@@ -795,13 +795,16 @@ async fn a_launch_waiting_for_its_feature_goes_as_soon_as_the_feature_is_ready()
                 "launch_operator_reconcile_failures_total{kind=\"Launch\",reason=\"DependencyNotFound\"}",
             )
         };
-        // Five failures in a row: the next retry is at least 16 s away.
-        eventually("five DependencyNotFound passes", WAIT, || async {
+        // Five failures in a row: the next retry is at least 16 s away. The first passes wait
+        // quietly (no status for 10 s), so the status is waited for as well.
+        let (status, reason, message) = eventually("five DependencyNotFound passes, said in the status", WAIT, || async {
             let n = failures().await;
-            if n >= 5.0 { Ok(()) } else { Err(format!("{n}")) }
+            match readiness(&admin, &ns).await.remove("Launch/recommendations-widget") {
+                Some(ready) if n >= 5.0 && ready.1 == "DependencyNotFound" => Ok(ready),
+                other => Err(format!("{n} failures, Ready {other:?}")),
+            }
         })
         .await;
-        let (status, reason, message) = readiness(&admin, &ns).await.remove("Launch/recommendations-widget").unwrap();
         assert_eq!((status.as_str(), reason.as_str()), ("False", "DependencyNotFound"));
         assert!(message.contains("shop"), "names the missing project: {message}");
 

@@ -806,6 +806,15 @@ async fn with_sslmode_require_every_connection_is_tls_to_a_verified_server() {
         .unwrap();
     let seen = tls_of(&url, "plain").await;
     assert!(!seen.is_empty() && seen.iter().all(|tls| !tls), "{seen:?}");
+    // A CA file with a URL that asks for no TLS is a mistake, said at startup.
+    let err = PostgresStore::connect(&plain_url, 4, Some(&ca_file))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("--database-ca-file") && err.contains("sslmode=require"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

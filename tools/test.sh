@@ -55,7 +55,8 @@ fi
 
 # The test node's runtime (tests/e2e_node.rs): Debian's packages, installed when missing.
 node_packages=()
-for cmd_pkg in containerd:containerd runc:runc ctr:containerd iptables:iptables conntrack:conntrack umoci:umoci; do
+for cmd_pkg in containerd:containerd runc:runc ctr:containerd iptables:iptables conntrack:conntrack umoci:umoci \
+               openssl:openssl ip:iproute2 sysctl:procps nsenter:util-linux; do
   command -v "${cmd_pkg%%:*}" >/dev/null || node_packages+=("${cmd_pkg#*:}")
 done
 [ -x /usr/lib/cni/bridge ] || node_packages+=(containernetworking-plugins)

@@ -394,7 +394,11 @@ fn quiet_for<S: CommonStatus>(
         return None;
     }
     let created = object.meta().creation_timestamp.as_ref()?.0;
-    let age = k8s_openapi::jiff::Timestamp::now().duration_since(created);
+    // A creation time ahead of this clock (skew with the API server's) counts as age zero, so
+    // a quiet wait never lasts longer than QUIET_WAIT.
+    let age = k8s_openapi::jiff::Timestamp::now()
+        .duration_since(created)
+        .max(k8s_openapi::jiff::SignedDuration::ZERO);
     let left = k8s_openapi::jiff::SignedDuration::try_from(QUIET_WAIT).ok()? - age;
     if left.is_positive() {
         Duration::try_from(left)

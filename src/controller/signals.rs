@@ -117,7 +117,8 @@ fn woken<K: Managed>(
     quiet: &Mutex<HashSet<String>>,
     signal: Option<&Signal>,
 ) -> Vec<ObjectRef<Cached<K>>> {
-    let quiet = quiet.lock().unwrap_or_else(|e| e.into_inner());
+    // A copy: the lock is not held while specs are decoded (every pass takes it).
+    let quiet = quiet.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let reason = |o: &Cached<K>| {
         o.ready().map(|(_, r)| r).or_else(|| {
             o.metadata

@@ -74,8 +74,8 @@ pub fn spawn_listening(
 }
 
 /// Waits until `child` (or a child of it) listens on every port of `ports`. `Err` with the
-/// exit status and the log's tail when it exits first (it could not bind); panics after
-/// `timeout`.
+/// exit status and the log's tail when it exits first (it could not bind); kills it and
+/// panics after `timeout`.
 pub fn wait_listening(
     child: &mut Child,
     ports: &[u16],
@@ -91,11 +91,15 @@ pub fn wait_listening(
         if ports.iter().all(|&port| listens(child.id(), port)) {
             return Ok(());
         }
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not listen on {ports:?} within {timeout:?}:\n{}",
-            log_tail(log, 40)
-        );
+        if Instant::now() >= deadline {
+            // Not left running behind the failed test.
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{what} did not listen on {ports:?} within {timeout:?}:\n{}",
+                log_tail(log, 40)
+            );
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -24,8 +24,8 @@
 # WHAT IT DELIBERATELY DOES NOT DO
 #   - No release downloads, nothing written into the repository, no toolchain switching.
 #   - It installs no Debian packages (containerd, runc, CNI plugins, iptables, umoci): tools/test.sh
-#     and `make cluster` do that; tools/cluster/README.md lists them.
-#   - It starts nothing: tests/support/cluster.rs does.
+#     does that; tools/cluster/README.md lists them for `make cluster`.
+#   - It starts nothing: tools/cluster/up.sh does (run by tests/e2e_node.rs and `make cluster`).
 #
 # INPUTS (environment): K8S_VERSION (v1.37.2), COREDNS_VERSION (v1.14.7), LAUNCH_OPERATOR_CACHE,
 #   GO, CC (cc).

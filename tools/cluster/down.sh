@@ -73,13 +73,26 @@ for attempt in $(seq 1 20); do
   ((${#procs[@]})) && kill -KILL "${procs[@]}" 2>/dev/null
   sleep 0.25
 done
-# 5. The network namespace, and with it the node's interfaces and iptables rules.
+# 5. The host's kernel settings the kubelet changed, as up.sh found them.
+if [[ -f "$dir/run/sysctls" ]]; then
+  while read -r name _ value; do
+    [[ -n "$name" && -n "$value" ]] && sysctl -qw "$name=$value"
+  done <"$dir/run/sysctls"
+fi
+# CNI's result cache (/var/lib/cni, outside the node's directory): the node's network, and the
+# loopback results of the node's pod sandboxes (named by sandbox id, as containerd keeps them).
+rm -f /var/lib/cni/results/lo-node-* 2>/dev/null
+for s in "$dir"/containerd/root/io.containerd.grpc.v1.cri/sandboxes/*/; do
+  s="${s%/}"
+  rm -f /var/lib/cni/results/cni-loopback-"${s##*/}"-lo 2>/dev/null
+done
+# 6. The network namespace, and with it the node's interfaces and iptables rules.
 if [[ -f "$dir/run/netns" ]]; then
   ns="$(cat "$dir/run/netns")"
   ip netns list 2>/dev/null | grep -qw "$ns" && ip netns del "$ns"
 fi
 ip link show lo-node-h >/dev/null 2>&1 && ip link del lo-node-h
-# 6. kubelet's container-log links that point into the node's directory.
+# 7. kubelet's container-log links that point into the node's directory.
 for l in /var/log/containers/*.log; do
   [[ -L "$l" && "$(readlink "$l")" == "$dir/"* ]] && rm -f "$l"
 done

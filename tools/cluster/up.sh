@@ -50,9 +50,17 @@ die() { printf '[cluster] ERROR: %s\n' "$*" >&2; exit 1; }
 for b in kube-controller-manager kube-scheduler kubelet kube-proxy kubectl coredns pause; do
   [[ -x "$NODE_BIN/$b" ]] || die "$NODE_BIN/$b is missing: run tools/cluster/build.sh"
 done
-for b in containerd containerd-shim-runc-v2 ctr runc iptables nsenter openssl ip conntrack umoci; do
-  command -v "$b" >/dev/null || die "'$b' not found: apt-get install containerd runc containernetworking-plugins iptables conntrack umoci util-linux iproute2 openssl"
+for b in containerd containerd-shim-runc-v2 ctr runc iptables nsenter openssl ip conntrack umoci sysctl; do
+  command -v "$b" >/dev/null || die "'$b' not found: apt-get install containerd runc containernetworking-plugins iptables conntrack umoci util-linux iproute2 openssl procps"
 done
+# The kubelet here runs with the cgroupfs driver on cgroup v1 hierarchies (this sandbox has no
+# unified v2 hierarchy to delegate).
+[[ -d /sys/fs/cgroup/memory && -d /sys/fs/cgroup/cpuset ]] \
+  || die "the test node needs cgroup v1 (/sys/fs/cgroup/memory, /sys/fs/cgroup/cpuset); this host mounts $(stat -fc %T /sys/fs/cgroup) at /sys/fs/cgroup"
+# Bridged pod traffic must pass iptables for Services: the br_netfilter module.
+[[ -d /proc/sys/net/bridge ]] || modprobe br_netfilter 2>/dev/null \
+  || die "/proc/sys/net/bridge is missing and 'modprobe br_netfilter' failed: load the br_netfilter module"
+
 for p in bridge host-local loopback; do
   [[ -x "$CNI_BIN/$p" ]] || die "CNI plugin $CNI_BIN/$p missing: apt-get install containernetworking-plugins (or set CNI_BIN)"
 done
@@ -250,6 +258,10 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 serializeImagePulls: false
 EOF
+# The kubelet sets these kernel settings, which a network namespace does not isolate: they are
+# the host's. down.sh writes the values saved here back.
+[[ -f "$CLUSTER_DIR/run/sysctls" ]] || sysctl vm.overcommit_memory vm.panic_on_oom kernel.panic \
+  kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes >"$CLUSTER_DIR/run/sysctls"
 start kubelet "$NODE_BIN/kubelet" --config="$CLUSTER_DIR/kubelet/config.yaml" \
   --kubeconfig="$CLUSTER_DIR/kubelet.kubeconfig" --root-dir="$CLUSTER_DIR/kubelet" \
   --cert-dir="$CLUSTER_DIR/kubelet/pki" --hostname-override="$NODE_NAME" --node-ip="$NODE_IP" --v=1

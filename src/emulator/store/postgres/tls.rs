@@ -35,7 +35,8 @@ pub(super) fn parse_url(url: &str) -> Result<Config, StoreError> {
 
 /// The connector for `config`'s connections, every one of them (pool, listener, migrations).
 /// With `sslmode=require`: TLS, verified against the certificates of `ca_file` (PEM) or, without
-/// one, the system's roots. Otherwise `config` is set to plain TCP (never TLS it cannot verify).
+/// one, the system's roots. Otherwise `config` is set to plain TCP (never TLS it cannot verify),
+/// and a CA file given anyway is refused.
 pub(super) fn connector(
     config: &mut Config,
     ca_file: Option<&Path>,
@@ -70,6 +71,13 @@ pub(super) fn connector(
                 }
             }
         }
+    } else if let Some(path) = ca_file {
+        // A CA file says the user wants TLS; plain TCP would ignore it without a word.
+        return Err(StoreError::Tls(format!(
+            "--database-ca-file {} is set but the database URL asks for no TLS: add \
+             sslmode=require (or verify-full) to the URL, or drop the CA file",
+            path.display()
+        )));
     } else {
         config.ssl_mode(SslMode::Disable);
     }
