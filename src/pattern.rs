@@ -75,12 +75,12 @@ pub enum Json {
 fn read(text: &str, depth: usize, opaque_below: bool) -> Result<Json, PatternError> {
     let raw: &RawValue =
         serde_json::from_str(text).or_else(|e| err("", format!("not JSON: {e}")))?;
-    convert(raw, "", depth, opaque_below)
+    convert(raw, &At::Root, depth, opaque_below)
 }
 
 fn convert(
     raw: &RawValue,
-    path: &str,
+    at: &At<'_>,
     depth: usize,
     opaque_below: bool,
 ) -> Result<Json, PatternError> {
@@ -91,11 +91,14 @@ fn convert(
         return if opaque_below {
             Ok(Json::Opaque)
         } else {
-            err(path, format!("nested deeper than {MAX_DEPTH} levels"))
+            err(
+                &at.render(),
+                format!("nested deeper than {MAX_DEPTH} levels"),
+            )
         };
     }
     let invalid = |e: serde_json::Error| PatternError {
-        path: path.to_string(),
+        path: at.render(),
         message: format!("not JSON: {e}"),
     };
     Ok(match first {
@@ -104,8 +107,7 @@ fn convert(
                 serde_json::from_str(text).map_err(invalid)?;
             let mut object = HashMap::with_capacity(members.len());
             for (key, value) in members {
-                let at = join(path, &key);
-                let v = convert(value, &at, depth - 1, opaque_below)?;
+                let v = convert(value, &At::Key(at, &key), depth - 1, opaque_below)?;
                 object.insert(key, v);
             }
             Json::Object(object)
@@ -114,18 +116,13 @@ fn convert(
             let items: Vec<&RawValue> = serde_json::from_str(text).map_err(invalid)?;
             if opaque_below && items.len() > MAX_CONTEXT_ARRAY {
                 return err(
-                    path,
+                    &at.render(),
                     format!("arrays of more than {MAX_CONTEXT_ARRAY} values are not supported"),
                 );
             }
             let mut array = Vec::with_capacity(items.len());
             for (i, item) in items.into_iter().enumerate() {
-                array.push(convert(
-                    item,
-                    &format!("{path}[{i}]"),
-                    depth - 1,
-                    opaque_below,
-                )?);
+                array.push(convert(item, &At::Index(at, i), depth - 1, opaque_below)?);
             }
             Json::Array(array)
         }
@@ -143,6 +140,24 @@ fn convert(
             }
         }
     })
+}
+
+/// Where [`convert`] is in a document: a chain to the root, written out only for an error (a
+/// context is read on every evaluation; its paths are almost never needed).
+enum At<'a> {
+    Root,
+    Key(&'a At<'a>, &'a str),
+    Index(&'a At<'a>, usize),
+}
+
+impl At<'_> {
+    fn render(&self) -> String {
+        match self {
+            At::Root => String::new(),
+            At::Key(parent, key) => join(&parent.render(), key),
+            At::Index(parent, i) => format!("{}[{i}]", parent.render()),
+        }
+    }
 }
 
 fn join(path: &str, key: &str) -> String {

@@ -333,3 +333,69 @@ fn every_model_pattern_compiles() {
         );
     }
 }
+
+/// `StringRule::fits` (the data plane's check without a JSON tree) agrees with the walk on
+/// every string member of every structure of the model, for strings at, inside and outside
+/// each member's length bounds, matching and not matching its pattern, and its enum values.
+#[test]
+fn string_rules_agree_with_the_walk_on_every_string_member() {
+    use rules::{model::SHAPES, walk::StringRule};
+    let mut checked = 0;
+    for s in SHAPES {
+        let Kind::Structure { members } = s.kind else {
+            continue;
+        };
+        for m in members {
+            let Some(rule) = StringRule::of(s.name, m.name) else {
+                assert!(
+                    !matches!(rules::shape(m.target).map(|t| t.kind), Some(Kind::String)),
+                    "{}.{} is a string member without a rule",
+                    s.name,
+                    m.name
+                );
+                continue;
+            };
+            let target = rules::shape(m.target).unwrap();
+            let c = target.constraints.overridden_by(&m.constraints);
+            let mut candidates: Vec<String> = vec![
+                String::new(),
+                "a".into(),
+                "name-1.x_Y".into(),
+                " spaced out ".into(),
+                "line\nbreak".into(),
+                "é".repeat(3),
+                "arn:aws:evidently:us-east-1:123456789012:project/p".into(),
+                "aws:reserved".into(),
+            ];
+            if let Some(b) = c.length {
+                for n in [b.min, b.max].into_iter().flatten() {
+                    for len in [n - 1, n, n + 1] {
+                        if let Ok(len) = usize::try_from(len) {
+                            candidates.push("a".repeat(len.min(5_000)));
+                        }
+                    }
+                }
+            }
+            candidates.extend(c.enum_values.iter().map(|v| v.to_string()));
+            for candidate in candidates {
+                let mut input = serde_json::Map::new();
+                input.insert(m.name.to_string(), Value::String(candidate.clone()));
+                let reported = validate_shape(s.name, &Value::Object(input), "")
+                    .into_iter()
+                    .any(|v| v.path == m.name);
+                assert_eq!(
+                    rule.fits(&candidate),
+                    !reported,
+                    "{}.{} on {candidate:?}",
+                    s.name,
+                    m.name
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked > 500,
+        "only {checked} cases: the model table looks empty"
+    );
+}

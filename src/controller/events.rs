@@ -2,10 +2,12 @@
 //!
 //! A reconcile pass hands its event to a bounded queue and goes on; one task writes the queued
 //! events to the API server, one at a time, in order. Events are for people reading
-//! `kubectl describe`, so they must not slow the writes that converge launches (the finalizer
-//! and the status): during a burst of new launches they take one request in flight instead of
-//! one per reconcile pass, and catch up afterwards (BENCHMARKS.md). When more than
-//! [`QUEUE`] wait, new ones are dropped and counted (`launch_operator_events_total{outcome=
+//! `kubectl describe`, so they must not slow the writes that converge resources (the status):
+//! the writer gives way to reconcile passes. An event is written once no pass has started for
+//! [`GIVE_WAY`], or once it has waited [`MAX_DELAY`], whichever comes first; so during a burst
+//! of new resources (a GitOps sync of a whole directory) the API server sees the status writes
+//! first, and the events follow, at most [`MAX_DELAY`] later (BENCHMARKS.md, part 6). When more
+//! than [`QUEUE`] wait, new ones are dropped and counted (`launch_operator_events_total{outcome=
 //! "Dropped"}`), as client-go's event broadcaster does; the status always says the same.
 //!
 //! The `events.k8s.io/v1` Event is built when the pass publishes it, so its `eventTime` is the
@@ -14,7 +16,13 @@
 //! each, 70 MiB after 10,000 new launches). This controller publishes on transitions only, so
 //! repeats are rare; one becomes a new Event.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use k8s_openapi::{
     api::{core::v1::ObjectReference, events::v1::Event as Record},
@@ -29,19 +37,63 @@ use kube::{
 use tokio::{
     sync::mpsc::{self, error::TrySendError},
     task::JoinHandle,
+    time::Instant,
 };
 use tracing::warn;
 
 use super::metrics::Metrics;
 
-/// Events waiting to be written before new ones are dropped.
-pub const QUEUE: usize = 1024;
+/// Events waiting to be written before new ones are dropped: a burst's worth (an event is about
+/// 1 KiB queued).
+pub const QUEUE: usize = 4096;
+
+/// How long no reconcile pass must have started before a queued event is written.
+pub const GIVE_WAY: Duration = Duration::from_millis(250);
+
+/// The longest an event waits for the passes to pause.
+pub const MAX_DELAY: Duration = Duration::from_secs(10);
 
 /// The sending side, shared by every reconcile pass.
 pub struct Events {
-    queue: mpsc::Sender<Record>,
+    queue: mpsc::Sender<(Record, Instant)>,
     reporter: Reporter,
     metrics: Arc<Metrics>,
+    activity: Arc<Activity>,
+}
+
+/// When the last reconcile pass started, for the writer to give way to passes.
+#[derive(Debug)]
+struct Activity {
+    origin: Instant,
+    /// Milliseconds from `origin` to the start of the last pass.
+    last_pass: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            origin: Instant::now(),
+            last_pass: AtomicU64::new(0),
+        }
+    }
+
+    fn pass(&self) {
+        let ms = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_pass.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    /// Returns once no pass has started for [`GIVE_WAY`], or at `deadline`.
+    async fn quiet_or(&self, deadline: Instant) {
+        loop {
+            let last = self.origin + Duration::from_millis(self.last_pass.load(Ordering::Relaxed));
+            let quiet_at = last + GIVE_WAY;
+            let now = Instant::now();
+            if now >= quiet_at || now >= deadline {
+                return;
+            }
+            tokio::time::sleep_until(quiet_at.min(deadline)).await;
+        }
+    }
 }
 
 /// The writing task; it ends when every [`Events`] is dropped and the queue is written.
@@ -50,23 +102,30 @@ pub struct Writer(JoinHandle<()>);
 impl Events {
     pub fn start(client: Client, reporter: Reporter, metrics: Arc<Metrics>) -> (Events, Writer) {
         let (queue, pending) = mpsc::channel(QUEUE);
-        let task = tokio::spawn(write(client, metrics.clone(), pending));
+        let activity = Arc::new(Activity::new());
+        let task = tokio::spawn(write(client, metrics.clone(), activity.clone(), pending));
         (
             Events {
                 queue,
                 reporter,
                 metrics,
+                activity,
             },
             Writer(task),
         )
     }
 
+    /// A reconcile pass starts: queued events wait (see the module's documentation).
+    pub fn pass_started(&self) {
+        self.activity.pass();
+    }
+
     /// Queues `event` about `object`, stamped now; never waits.
     pub fn publish(&self, event: Event, object: ObjectReference) {
         let record = record(&self.reporter, event, object, Timestamp::now());
-        match self.queue.try_send(record) {
+        match self.queue.try_send((record, Instant::now())) {
             Ok(()) => {}
-            Err(TrySendError::Full(record)) => {
+            Err(TrySendError::Full((record, _))) => {
                 let dropped = self.metrics.event("Dropped");
                 // The first drop since the start and then one in every QUEUE, not one line
                 // per event.
@@ -77,7 +136,7 @@ impl Events {
                     );
                 }
             }
-            Err(TrySendError::Closed(record)) => {
+            Err(TrySendError::Closed((record, _))) => {
                 self.metrics.event("Dropped");
                 warn!(
                     reason = record.reason,
@@ -135,8 +194,14 @@ fn record(reporter: &Reporter, event: Event, regarding: ObjectReference, at: Tim
     }
 }
 
-async fn write(client: Client, metrics: Arc<Metrics>, mut pending: mpsc::Receiver<Record>) {
-    while let Some(record) = pending.recv().await {
+async fn write(
+    client: Client,
+    metrics: Arc<Metrics>,
+    activity: Arc<Activity>,
+    mut pending: mpsc::Receiver<(Record, Instant)>,
+) {
+    while let Some((record, queued)) = pending.recv().await {
+        activity.quiet_or(queued + MAX_DELAY).await;
         let namespace = record.metadata.namespace.as_deref().unwrap_or("default");
         let api: Api<Record> = Api::namespaced(client.clone(), namespace);
         match api.create(&PostParams::default(), &record).await {
@@ -213,6 +278,72 @@ mod tests {
         )
         .await
         .expect("flush returns after its grace");
+    }
+
+    /// Events and an API server that reports when each event arrives (and answers 500).
+    fn recorded() -> (Events, Writer, mpsc::UnboundedReceiver<Instant>) {
+        let (arrivals, arrived) = mpsc::unbounded_channel();
+        let server = tower::service_fn(move |_: http::Request<kube::client::Body>| {
+            let _ = arrivals.send(Instant::now());
+            async {
+                Ok::<_, std::io::Error>(
+                    http::Response::builder()
+                        .status(500)
+                        .body(kube::client::Body::empty())
+                        .unwrap(),
+                )
+            }
+        });
+        let reporter = Reporter {
+            controller: "launch-operator".into(),
+            instance: None,
+        };
+        let (events, writer) = Events::start(
+            Client::new(server, "default"),
+            reporter,
+            Arc::new(Metrics::new()),
+        );
+        (events, writer, arrived)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn events_wait_until_passes_pause() {
+        let (events, _writer, mut arrived) = recorded();
+        let queued = Instant::now();
+        events.pass_started();
+        events.publish(event("Created"), launch_ref());
+        // Passes every 100 ms for 3 s: the event waits.
+        for _ in 0..30 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            events.pass_started();
+            assert!(arrived.try_recv().is_err(), "written while passes ran");
+        }
+        let last_pass = Instant::now();
+        let at = arrived.recv().await.expect("the event is written");
+        assert!(at >= last_pass + GIVE_WAY, "{:?}", at - last_pass);
+        assert!(at < last_pass + GIVE_WAY + Duration::from_millis(50));
+        assert!(at - queued < MAX_DELAY);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn events_wait_no_longer_than_the_max_delay() {
+        let (events, _writer, mut arrived) = recorded();
+        let queued = Instant::now();
+        events.publish(event("Created"), launch_ref());
+        events.pass_started();
+        // Passes without pause: the event goes out at its deadline all the same.
+        let busy = async {
+            for _ in 0..400 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                events.pass_started();
+            }
+        };
+        let at = tokio::select! {
+            at = arrived.recv() => at.expect("the event is written"),
+            () = busy => panic!("not written in 20 s of passes"),
+        };
+        assert!(at >= queued + MAX_DELAY, "{:?}", at - queued);
+        assert!(at < queued + MAX_DELAY + Duration::from_millis(50));
     }
 
     #[test]

@@ -177,6 +177,7 @@ pub async fn reconcile<K: Managed>(
     cached: Arc<Cached<K>>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
+    ctx.events.pass_started();
     let ns = cached.namespace().ok_or(Error::MissingNamespace)?;
     let span = info_span!("reconcile", kind = K::KIND, namespace = %ns, name = %cached.name_any(), generation = cached.metadata.generation);
     async move {

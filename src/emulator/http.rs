@@ -228,6 +228,28 @@ async fn call<S: Store>(
     query: Option<&str>,
     body: &[u8],
 ) -> Result<Reply, ApiError> {
+    // The data plane's hot path: a valid evaluation is read without the generic JSON tree;
+    // an invalid one goes on below, to be refused in the model's words.
+    match matched.op.name {
+        "EvaluateFeature" => {
+            if let Some(i) = eval::input::evaluate_feature(&matched, body) {
+                return eval::evaluate_feature(&emulator.store, &emulator.views, &emulator.arns, i)
+                    .await;
+            }
+        }
+        "BatchEvaluateFeature" => {
+            if let Some(i) = eval::input::batch_evaluate_feature(&matched, body) {
+                return eval::batch_evaluate_feature(
+                    &emulator.store,
+                    &emulator.views,
+                    &emulator.arns,
+                    i,
+                )
+                .await;
+            }
+        }
+        _ => {}
+    }
     let input = wire::input(&matched, query, body)?;
     let shape = matched.op.input;
     let store = &emulator.store;

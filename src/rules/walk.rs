@@ -70,6 +70,7 @@ pub fn validate_typed<T: serde::de::DeserializeOwned>(
 
 /// A model pattern compiled for Rust's `regex`, which has no look-ahead: a leading `^(?!lit)`
 /// is checked as a forbidden prefix.
+#[derive(Debug)]
 struct Pattern {
     forbidden_prefix: Option<&'static str>,
     regex: Regex,
@@ -134,6 +135,46 @@ pub fn pattern_compiles(source: &str) -> bool {
 /// Whether `s` satisfies the model pattern `source`.
 pub fn matches_pattern(source: &'static str, s: &str) -> bool {
     patterns().get(source).is_some_and(|p| p.is_match(s))
+}
+
+/// The constraints a structure's string member puts on its value, resolved once: for callers
+/// that read a few members straight from a request body and need to know, without a JSON tree,
+/// whether the walk would report anything (a hot path checks with [`StringRule::fits`] and
+/// leaves every refusal, with its wording, to [`validate_shape`]).
+#[derive(Debug, Clone, Copy)]
+pub struct StringRule {
+    constraints: Constraints,
+    pattern: Option<&'static Pattern>,
+}
+
+impl StringRule {
+    /// The rule of `member` of the structure `structure`; none when the model has no such
+    /// string member.
+    pub fn of(structure: &str, member: &str) -> Option<StringRule> {
+        let m = members(structure).iter().find(|m| m.name == member)?;
+        let target = shape(m.target).filter(|t| matches!(t.kind, Kind::String))?;
+        let constraints = target.constraints.overridden_by(&m.constraints);
+        let pattern = match constraints.pattern {
+            Some(p) => Some(patterns().get(p)?),
+            None => None,
+        };
+        Some(StringRule {
+            constraints,
+            pattern,
+        })
+    }
+
+    /// Whether `s` meets every constraint (the walk reports nothing for it).
+    pub fn fits(&self, s: &str) -> bool {
+        let c = &self.constraints;
+        let length_fits = c.length.is_none_or(|b| {
+            let len = i64::try_from(s.chars().count()).unwrap_or(i64::MAX);
+            b.min.is_none_or(|min| len >= min) && b.max.is_none_or(|max| len <= max)
+        });
+        length_fits
+            && self.pattern.is_none_or(|p| p.is_match(s))
+            && (c.enum_values.is_empty() || c.enum_values.contains(&s))
+    }
 }
 
 fn field(path: &str, name: &str) -> String {

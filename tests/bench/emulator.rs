@@ -66,6 +66,16 @@ pub(crate) struct EmulatorRow {
     pub(crate) rate: f64,
     pub(crate) p50: Duration,
     pub(crate) p99: Duration,
+    /// The floor this row is read against when it was measured interleaved with it (the data
+    /// plane's rows); otherwise the store's `HTTP_FLOOR` row at the same concurrency.
+    pub(crate) floor: Option<Floor>,
+}
+
+/// The no-work floor measured in slices alternating with an operation's.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Floor {
+    pub(crate) rate: f64,
+    pub(crate) p99: Duration,
 }
 
 /// Part 5's results.
@@ -249,8 +259,25 @@ where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = u16> + Send,
 {
-    let request = Arc::new(request);
-    let next = Arc::new(AtomicUsize::new(0));
+    let mut latencies = Vec::with_capacity(total);
+    let wall = run(concurrency, 0..total, Arc::new(request), &mut latencies).await;
+    summarise(latencies, wall)
+}
+
+/// Requests `range` (their indexes) over `concurrency` workers; adds their latencies to
+/// `latencies` and returns the wall time.
+async fn run<F, Fut>(
+    concurrency: usize,
+    range: std::ops::Range<usize>,
+    request: Arc<F>,
+    latencies: &mut Vec<Duration>,
+) -> Duration
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = u16> + Send,
+{
+    let next = Arc::new(AtomicUsize::new(range.start));
+    let end = range.end;
     let started = Instant::now();
     let workers: Vec<_> = (0..concurrency)
         .map(|_| {
@@ -260,7 +287,7 @@ where
                 let mut latencies = Vec::new();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= total {
+                    if i >= end {
                         break;
                     }
                     let t = Instant::now();
@@ -272,17 +299,63 @@ where
             })
         })
         .collect();
-    let mut latencies = Vec::with_capacity(total);
     for w in workers {
         latencies.extend(w.await.unwrap());
     }
-    let wall = started.elapsed();
+    started.elapsed()
+}
+
+/// (requests/s, p50, p99) of requests that took `wall` in all.
+fn summarise(mut latencies: Vec<Duration>, wall: Duration) -> (f64, Duration, Duration) {
     latencies.sort();
     (
-        total as f64 / wall.as_secs_f64(),
+        latencies.len() as f64 / wall.as_secs_f64(),
         percentile(&latencies, 0.50),
         percentile(&latencies, 0.99),
     )
+}
+
+/// Slices each of the operation and of the floor alternate in [`paired`].
+const SLICES: usize = 5;
+
+/// `total` requests of an operation and `total` of the floor (`GET /healthz`), in [`SLICES`]
+/// alternating slices at `concurrency`, so that both see the same machine: on a shared
+/// machine the floor alone moved by a third between two measurements minutes apart, more than
+/// the differences the data plane's goal reads. Returns the operation's (requests/s, p50,
+/// p99) and the floor's.
+pub(crate) async fn paired<F, Fut>(
+    http: &Http,
+    addr: SocketAddr,
+    concurrency: usize,
+    total: usize,
+    request: F,
+) -> ((f64, Duration, Duration), Floor)
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = u16> + Send,
+{
+    let h = http.clone();
+    let floor = Arc::new(move |_| {
+        let h = h.clone();
+        async move { call(&h, addr, "GET", "/healthz", String::new()).await }
+    });
+    let request = Arc::new(request);
+    let (mut op_latencies, mut floor_latencies) = (Vec::new(), Vec::new());
+    let (mut op_wall, mut floor_wall) = (Duration::ZERO, Duration::ZERO);
+    let slice = total.div_ceil(SLICES);
+    for k in 0..SLICES {
+        let range = (k * slice).min(total)..((k + 1) * slice).min(total);
+        floor_wall += run(
+            concurrency,
+            range.clone(),
+            floor.clone(),
+            &mut floor_latencies,
+        )
+        .await;
+        op_wall += run(concurrency, range, request.clone(), &mut op_latencies).await;
+    }
+    let (rate, _, p99) = summarise(floor_latencies, floor_wall);
+    (summarise(op_latencies, op_wall), Floor { rate, p99 })
 }
 
 /// Opens `concurrency` keep-alive connections before a timed run, as a long-running client
@@ -384,6 +457,7 @@ async fn store_rows(
             rate,
             p50,
             p99,
+            floor: None,
         });
     }
     for &concurrency in levels {
@@ -412,6 +486,7 @@ async fn store_rows(
             rate,
             p50,
             p99,
+            floor: None,
         });
     }
     let first = levels[0];
@@ -435,6 +510,7 @@ async fn store_rows(
             rate,
             p50,
             p99,
+            floor: None,
         });
     }
     // The data plane: a RUNNING launch with a segment override on p0's feature, then
@@ -464,32 +540,32 @@ async fn store_rows(
     );
     let start = "/projects/p0/launches/bench-eval/start";
     assert_eq!(call(&http, addr, "POST", start, String::new()).await, 200);
+    // The contexts as JSON string literals (a context travels as a string holding JSON): the
+    // client's work per request is one `format!`, as an application's would be with its SDK's
+    // serializer, so the rows measure the emulator, not `json!` building trees in the load
+    // generator.
     let context = |i: usize| {
         if i.is_multiple_of(2) {
-            r#"{"beta":true,"country":"DE","plan":"pro"}"#
+            r#""{\"beta\":true,\"country\":\"DE\",\"plan\":\"pro\"}""#
         } else {
-            r#"{"beta":false,"country":"FR","plan":"free"}"#
+            r#""{\"beta\":false,\"country\":\"FR\",\"plan\":\"free\"}""#
         }
     };
     for &concurrency in levels {
         warm_up(&http, addr, concurrency).await;
         let h = http.clone();
-        let (rate, p50, p99) = load(concurrency, s.emulator_gets, move |i| {
-            let h = h.clone();
-            async move {
-                let body =
-                    json!({"entityId": format!("user-{i}"), "evaluationContext": context(i)});
-                call(
-                    &h,
-                    addr,
-                    "POST",
-                    "/projects/p0/evaluations/f",
-                    body.to_string(),
-                )
-                .await
-            }
-        })
-        .await;
+        let ((rate, p50, p99), floor) =
+            paired(&http, addr, concurrency, s.emulator_gets, move |i| {
+                let h = h.clone();
+                async move {
+                    let body = format!(
+                        r#"{{"entityId":"user-{i}","evaluationContext":{}}}"#,
+                        context(i)
+                    );
+                    call(&h, addr, "POST", "/projects/p0/evaluations/f", body).await
+                }
+            })
+            .await;
         out.push(EmulatorRow {
             store,
             op: EVALUATE,
@@ -497,22 +573,26 @@ async fn store_rows(
             rate,
             p50,
             p99,
+            floor: Some(floor),
         });
     }
     for &concurrency in levels {
         warm_up(&http, addr, concurrency).await;
         let h = http.clone();
         let calls = (s.emulator_gets / BATCH).max(1);
-        let (rate, p50, p99) = load(concurrency, calls, move |i| {
+        let ((rate, p50, p99), floor) = paired(&http, addr, concurrency, calls, move |i| {
             let h = h.clone();
             async move {
-                let requests: Vec<_> = (0..BATCH)
+                let requests: Vec<String> = (0..BATCH)
                     .map(|j| {
                         let n = i * BATCH + j;
-                        json!({"feature": "f", "entityId": format!("user-{n}"), "evaluationContext": context(n)})
+                        format!(
+                            r#"{{"feature":"f","entityId":"user-{n}","evaluationContext":{}}}"#,
+                            context(n)
+                        )
                     })
                     .collect();
-                let body = json!({ "requests": requests }).to_string();
+                let body = format!(r#"{{"requests":[{}]}}"#, requests.join(","));
                 call(&h, addr, "POST", "/projects/p0/evaluations", body).await
             }
         })
@@ -524,6 +604,7 @@ async fn store_rows(
             rate,
             p50,
             p99,
+            floor: Some(floor),
         });
     }
     out
@@ -595,6 +676,7 @@ async fn signed_rows(
             rate,
             p50,
             p99,
+            floor: None,
         });
     }
     for &concurrency in &s.emulator_levels {
@@ -614,6 +696,7 @@ async fn signed_rows(
             rate,
             p50,
             p99,
+            floor: None,
         });
     }
     out

@@ -13,7 +13,8 @@
 //! 5. the emulator, on SQLite and then on PostgreSQL (a durable server of the test harness):
 //!    CreateLaunch, GetLaunch, EvaluateFeature and BatchEvaluateFeature (20 evaluations per
 //!    call) throughput and latency at concurrency 1, 8, 64, each against the floor of the same
-//!    store's emulator in the same run: `GET /healthz` (no work) at the same concurrency; GetLaunch
+//!    store's emulator in the same run: `GET /healthz` (no work) at the same concurrency, for
+//!    the two evaluation rows measured in five slices alternating with theirs; GetLaunch
 //!    and EvaluateFeature signed by the client against an emulator that checks signatures
 //!    (`--auth sigv4`), the cost of verification beside the unsigned rows; and, for PostgreSQL,
 //!    where the database's connections were during each CreateLaunch level.

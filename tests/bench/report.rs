@@ -6,7 +6,7 @@ use std::{path::PathBuf, time::Duration};
 use kube::Client;
 
 use crate::{
-    emulator::{EVALUATE, EmulatorResults, HTTP_FLOOR, SIGNED_EVALUATE, SIGNED_GET},
+    emulator::{EVALUATE, EmulatorResults, Floor, HTTP_FLOOR, SIGNED_EVALUATE, SIGNED_GET},
     setup::SetupResults,
     support::repo_root,
 };
@@ -272,15 +272,21 @@ impl Results {
         }
         for e in &self.emulator.rows {
             // Against the no-work requests to the same store's emulator at the same
-            // concurrency, measured in the same run.
-            let floor = self
-                .emulator
-                .rows
-                .iter()
-                .find(|f| {
-                    f.store == e.store && f.op == HTTP_FLOOR && f.concurrency == e.concurrency
-                })
-                .filter(|_| e.op != HTTP_FLOOR);
+            // concurrency, measured in the same run: interleaved with the row's own requests
+            // where the row has them, else the store's floor row.
+            let floor = e.floor.or_else(|| {
+                self.emulator
+                    .rows
+                    .iter()
+                    .find(|f| {
+                        f.store == e.store && f.op == HTTP_FLOOR && f.concurrency == e.concurrency
+                    })
+                    .filter(|_| e.op != HTTP_FLOOR)
+                    .map(|f| Floor {
+                        rate: f.rate,
+                        p99: f.p99,
+                    })
+            });
             let rate_ratio = floor.map(|f| e.rate / f.rate);
             let p99_ratio = floor.map(|f| e.p99.as_secs_f64() / f.p99.as_secs_f64());
             let goal = match (e.op, e.concurrency, rate_ratio, p99_ratio) {
@@ -297,8 +303,14 @@ impl Results {
                 ),
                 _ => String::new(),
             };
-            let floor = match (rate_ratio, p99_ratio) {
-                (Some(r), Some(p)) => {
+            let floor = match (rate_ratio, p99_ratio, e.floor) {
+                (Some(r), Some(p), Some(f)) => format!(
+                    " ({r:.2}× the floor's rate, p99 {p:.1}× the floor's; the floor interleaved \
+                     with these requests: {:.0} req/s, p99 {:.2} ms)",
+                    f.rate,
+                    ms(f.p99)
+                ),
+                (Some(r), Some(p), None) => {
                     format!(" ({r:.2}× the floor's rate, p99 {p:.1}× the floor's)")
                 }
                 _ => String::new(),

@@ -22,8 +22,10 @@
 
 pub mod bucket;
 pub mod events;
+pub mod input;
 
 use std::{
+    borrow::Cow,
     collections::HashMap,
     sync::{
         Arc, RwLock,
@@ -31,7 +33,7 @@ use std::{
     },
 };
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{
@@ -72,16 +74,17 @@ pub struct Evaluation<'v> {
     pub reason: Reason,
     /// The launch and group that decided, for `LAUNCH_RULE_MATCH`.
     pub launch: Option<(&'v str, &'v str)>,
+    /// The `details` member: a JSON document in a string (`{}` unless a launch decided),
+    /// written once when the view is built.
+    pub details: &'v str,
 }
 
-impl Evaluation<'_> {
-    /// The `details` member: a JSON document in a string.
-    pub fn details(&self) -> String {
-        match self.launch {
-            Some((launch, group)) => json!({"launch": launch, "group": group}).to_string(),
-            None => "{}".to_string(),
-        }
-    }
+/// `details` of an evaluation no launch decided.
+const NO_DETAILS: &str = "{}";
+
+/// `details` of a decision by `launch`'s `group`.
+fn launch_details(launch: &str, group: &str) -> String {
+    json!({"launch": launch, "group": group}).to_string()
 }
 
 /// A split's weights: (group index, weight), groups in name order.
@@ -107,6 +110,8 @@ struct GroupView {
     name: String,
     feature: String,
     variation: String,
+    /// The `details` of a decision by this group.
+    details: String,
 }
 
 #[derive(Debug)]
@@ -127,6 +132,7 @@ impl LaunchView {
             .map(|g| {
                 let config = g.to_config();
                 GroupView {
+                    details: launch_details(&launch.name, &config.name),
                     name: config.name,
                     feature: config.feature,
                     variation: config.variation,
@@ -230,6 +236,7 @@ impl FeatureView {
             value,
             reason,
             launch: None,
+            details: NO_DETAILS,
         }
     }
 
@@ -251,6 +258,7 @@ impl FeatureView {
                 let served = self.serve(index, Reason::LaunchRuleMatch);
                 return Evaluation {
                     launch: Some((&launch.name, &group.name)),
+                    details: &group.details,
                     ..served
                 };
             }
@@ -514,13 +522,43 @@ async fn project_view<S: Store>(
         .ok_or_else(|| ApiError::missing(Kind::Project, arns.project(&project)))
 }
 
-fn result_json(e: &Evaluation<'_>) -> serde_json::Map<String, Value> {
-    let mut m = serde_json::Map::new();
-    m.insert("variation".into(), Value::String(e.variation.to_string()));
-    m.insert("value".into(), e.value.clone());
-    m.insert("reason".into(), Value::String(e.reason.as_str().into()));
-    m.insert("details".into(), Value::String(e.details()));
-    m
+/// One evaluation's result as the service writes it; `feature`, `project` and `entityId` only
+/// in a batch.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Served<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    project: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    feature: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    variation: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<&'a Value>,
+    reason: Cow<'a, str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entity_id: Option<&'a str>,
+}
+
+impl<'a> Served<'a> {
+    fn of(e: &Evaluation<'a>) -> Served<'a> {
+        Served {
+            project: None,
+            feature: None,
+            variation: Some(e.variation),
+            value: Some(e.value),
+            reason: Cow::Borrowed(e.reason.as_str()),
+            details: Some(e.details),
+            entity_id: None,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Results<'a> {
+    results: Vec<Served<'a>>,
 }
 
 pub async fn evaluate_feature<S: Store>(
@@ -536,7 +574,7 @@ pub async fn evaluate_feature<S: Store>(
         .ok_or_else(|| {
             ApiError::missing(Kind::Feature, arns.feature(&view.name, &input.feature))
         })?;
-    Reply::json(&result_json(&evaluation))
+    Reply::json(&Served::of(&evaluation))
 }
 
 pub async fn batch_evaluate_feature<S: Store>(
@@ -558,34 +596,37 @@ pub async fn batch_evaluate_feature<S: Store>(
         .collect::<Result<Vec<_>, _>>()?;
     let view = project_view(store, views, arns, &input.project).await?;
     let at = now();
-    let results: Vec<Value> = input
+    let results = input
         .requests
         .iter()
         .zip(&contexts)
         .map(|(r, ctx)| {
-            let mut m = match view.evaluate(&r.feature, &r.entity_id, ctx, at) {
-                Some(e) => {
-                    let mut m = result_json(&e);
-                    m.insert("feature".into(), Value::String(r.feature.clone()));
-                    m
-                }
+            let served = match view.evaluate(&r.feature, &r.entity_id, ctx, at) {
+                Some(e) => Served {
+                    feature: Some(Cow::Borrowed(&r.feature)),
+                    ..Served::of(&e)
+                },
                 None => {
                     // As the service answered: a result without variation, the feature's ARN
                     // and the error as `reason`.
                     let arn = arns.feature(&view.name, &r.feature);
-                    let mut m = serde_json::Map::new();
-                    m.insert(
-                        "reason".into(),
-                        Value::String(format!("Feature does not exist with arn '{arn}'")),
-                    );
-                    m.insert("feature".into(), Value::String(arn));
-                    m
+                    Served {
+                        project: None,
+                        variation: None,
+                        value: None,
+                        reason: Cow::Owned(format!("Feature does not exist with arn '{arn}'")),
+                        feature: Some(Cow::Owned(arn)),
+                        details: None,
+                        entity_id: None,
+                    }
                 }
             };
-            m.insert("project".into(), Value::String(view.arn.clone()));
-            m.insert("entityId".into(), Value::String(r.entity_id.clone()));
-            Value::Object(m)
+            Served {
+                project: Some(&view.arn),
+                entity_id: Some(&r.entity_id),
+                ..served
+            }
         })
         .collect();
-    Reply::json(&json!({ "results": results }))
+    Reply::json(&Results { results })
 }
