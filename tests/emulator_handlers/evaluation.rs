@@ -648,6 +648,29 @@ async fn evaluation_requests_are_validated_against_the_model() {
         )
         .await;
     assert_eq!(a.invalid_fields(), vec!["requests[0].evaluationContext"]);
+    // What serde alone would read into the inputs (an array for a structure, a number for a
+    // string): the data plane's fast path leaves them to the model, which refuses them.
+    let a = api
+        .raw("POST", "/projects/p/evaluations/f", r#"["u", null]"#)
+        .await;
+    assert!(
+        a.error(400, "ValidationException")["message"]
+            .as_str()
+            .unwrap()
+            .contains("JSON object")
+    );
+    let a = api
+        .raw("POST", "/projects/p/evaluations/f", r#"{"entityId": 5}"#)
+        .await;
+    assert_eq!(a.invalid_fields(), vec!["entityId"]);
+    let a = api
+        .raw(
+            "POST",
+            "/projects/p/evaluations",
+            r#"{"requests": [["f", "u", null]]}"#,
+        )
+        .await;
+    assert_eq!(a.invalid_fields(), vec!["requests[0]"]);
 }
 
 #[tokio::test]
