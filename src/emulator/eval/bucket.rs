@@ -22,11 +22,12 @@ pub const BUCKETS: u64 = 100_000;
 
 /// The entity's position in one split of a launch.
 pub fn position(salt: &str, layer: &str, entity_id: &str) -> u64 {
+    let mut decimal = itoa::Buffer::new();
     let mut hasher = Sha256::new();
-    hasher.update(salt.len().to_string().as_bytes());
+    hasher.update(decimal.format(salt.len()).as_bytes());
     hasher.update(b":");
     hasher.update(salt.as_bytes());
-    hasher.update(layer.len().to_string().as_bytes());
+    hasher.update(decimal.format(layer.len()).as_bytes());
     hasher.update(b":");
     hasher.update(layer.as_bytes());
     hasher.update(entity_id.as_bytes());

@@ -77,6 +77,9 @@ pub struct Evaluation<'v> {
     /// The `details` member: a JSON document in a string (`{}` unless a launch decided),
     /// written once when the view is built.
     pub details: &'v str,
+    /// EvaluateFeature's whole answer for this outcome, written once when the view is built
+    /// (an evaluation copies it instead of serialising).
+    pub answer: &'v str,
 }
 
 /// `details` of an evaluation no launch decided.
@@ -112,6 +115,9 @@ struct GroupView {
     variation: String,
     /// The `details` of a decision by this group.
     details: String,
+    /// EvaluateFeature's answer when this group decides (empty when the project has no such
+    /// feature: the group then never decides).
+    answer: String,
 }
 
 #[derive(Debug)]
@@ -125,14 +131,31 @@ struct LaunchView {
 }
 
 impl LaunchView {
-    fn compile(launch: &Launch, patterns: &HashMap<String, Arc<Pattern>>, arns: &Arns) -> Self {
+    fn compile(
+        launch: &Launch,
+        patterns: &HashMap<String, Arc<Pattern>>,
+        features: &HashMap<&str, &Variations>,
+        arns: &Arns,
+    ) -> Self {
         let mut groups: Vec<GroupView> = launch
             .groups
             .iter()
             .map(|g| {
                 let config = g.to_config();
+                let details = launch_details(&launch.name, &config.name);
+                let answer = features
+                    .get(config.feature.as_str())
+                    .map(|v| {
+                        // A group naming a variation the feature does not declare (AWS
+                        // accepted such launches) serves the default variation, still as the
+                        // launch's decision.
+                        let index = v.index(&config.variation).unwrap_or(v.default);
+                        v.answer(index, Reason::LaunchRuleMatch, &details)
+                    })
+                    .unwrap_or_default();
                 GroupView {
-                    details: launch_details(&launch.name, &config.name),
+                    details,
+                    answer,
                     name: config.name,
                     feature: config.feature,
                     variation: config.variation,
@@ -211,59 +234,120 @@ impl LaunchView {
     }
 }
 
+/// A feature's variations, as (name, value), never empty; `default` indexes them.
+#[derive(Debug)]
+struct Variations {
+    all: Vec<(String, Value)>,
+    default: usize,
+}
+
+impl Variations {
+    fn index(&self, name: &str) -> Option<usize> {
+        self.all.iter().position(|(n, _)| n == name)
+    }
+
+    /// (name, value) of variation `index` (clamped: indexes come from `all` positions).
+    fn get(&self, index: usize) -> (&str, &Value) {
+        let (name, value) = &self.all[index.min(self.all.len() - 1)];
+        (name, value)
+    }
+
+    /// EvaluateFeature's answer serving variation `index` for `reason`.
+    fn answer(&self, index: usize, reason: Reason, details: &str) -> String {
+        let (variation, value) = self.get(index);
+        serde_json::to_string(&Served {
+            project: None,
+            feature: None,
+            variation: Some(variation),
+            value: Some(value),
+            reason: Cow::Borrowed(reason.as_str()),
+            details: Some(details),
+            entity_id: None,
+        })
+        .unwrap_or_default()
+    }
+}
+
 #[derive(Debug)]
 struct FeatureView {
     name: String,
     serve_default_only: bool,
-    /// (name, value); `default` indexes it.
-    variations: Vec<(String, Value)>,
-    default: usize,
+    variations: Variations,
+    /// Entity id → variation index.
     overrides: HashMap<String, usize>,
     /// RUNNING launches with a group on this feature, by name.
     launches: Vec<Arc<LaunchView>>,
+    /// The answer serving the default variation, `DEFAULT`.
+    default_answer: String,
+    /// The answers of `ENTITY_OVERRIDES_MATCH`, by variation index.
+    override_answers: Vec<String>,
 }
 
 impl FeatureView {
-    fn variation(&self, name: &str) -> Option<usize> {
-        self.variations.iter().position(|(n, _)| n == name)
-    }
-
-    fn serve(&self, index: usize, reason: Reason) -> Evaluation<'_> {
-        // Indexes come from `variations` positions, and a feature has at least one variation.
-        let (variation, value) = &self.variations[index.min(self.variations.len() - 1)];
+    fn serve<'v>(
+        &'v self,
+        index: usize,
+        reason: Reason,
+        launch: Option<(&'v str, &'v str)>,
+        details: &'v str,
+        answer: &'v str,
+    ) -> Evaluation<'v> {
+        let (variation, value) = self.variations.get(index);
         Evaluation {
             variation,
             value,
             reason,
-            launch: None,
-            details: NO_DETAILS,
+            launch,
+            details,
+            answer,
         }
+    }
+
+    fn serve_default(&self) -> Evaluation<'_> {
+        let index = self.variations.default;
+        self.serve(
+            index,
+            Reason::Default,
+            None,
+            NO_DETAILS,
+            &self.default_answer,
+        )
     }
 
     /// Evaluates the feature for one entity at `now` (epoch seconds).
     pub fn evaluate(&self, entity_id: &str, context: &Context, now: f64) -> Evaluation<'_> {
         if self.serve_default_only {
-            return self.serve(self.default, Reason::Default);
+            return self.serve_default();
         }
         if let Some(&index) = self.overrides.get(entity_id) {
-            return self.serve(index, Reason::EntityOverridesMatch);
+            let answer = self.override_answers.get(index).map_or("", String::as_str);
+            return self.serve(
+                index,
+                Reason::EntityOverridesMatch,
+                None,
+                NO_DETAILS,
+                answer,
+            );
         }
         for launch in &self.launches {
             if let Some(group) = launch.group_for(entity_id, context, now)
                 && group.feature == self.name
             {
-                // A group naming a variation the feature does not declare (AWS accepted such
-                // launches) serves the default variation, still as the launch's decision.
-                let index = self.variation(&group.variation).unwrap_or(self.default);
-                let served = self.serve(index, Reason::LaunchRuleMatch);
-                return Evaluation {
-                    launch: Some((&launch.name, &group.name)),
-                    details: &group.details,
-                    ..served
-                };
+                // The group's answer says which variation it serves (see `LaunchView::compile`).
+                let index = self
+                    .variations
+                    .index(&group.variation)
+                    .unwrap_or(self.variations.default);
+                return self.serve(
+                    index,
+                    Reason::LaunchRuleMatch,
+                    Some((&launch.name, &group.name)),
+                    &group.details,
+                    &group.answer,
+                );
             }
         }
-        self.serve(self.default, Reason::Default)
+        self.serve_default()
     }
 }
 
@@ -300,7 +384,7 @@ impl ProjectView {
             return Ok(None);
         }
         // Quotas bound both lists (100 features, 50 running launches per project).
-        let features = r.list(Kind::Feature, project, None, None, usize::MAX)?;
+        let listed = r.list(Kind::Feature, project, None, None, usize::MAX)?;
         let running = r.list(
             Kind::Launch,
             project,
@@ -308,6 +392,23 @@ impl ProjectView {
             Some(LaunchStatus::Running.as_str()),
             usize::MAX,
         )?;
+        let mut features: Vec<(Feature, Variations)> = Vec::with_capacity(listed.len());
+        for record in listed {
+            let feature: Feature = serde_json::from_str(&record.doc).map_err(StoreError::from)?;
+            let all: Vec<(String, Value)> = feature
+                .variations
+                .iter()
+                .map(|v| (v.name.clone(), v.value.clone()))
+                .collect();
+            if all.is_empty() {
+                continue;
+            }
+            let mut variations = Variations { all, default: 0 };
+            variations.default = variations.index(&feature.default_variation).unwrap_or(0);
+            features.push((feature, variations));
+        }
+        let variations_of: HashMap<&str, &Variations> =
+            features.iter().map(|(f, v)| (f.name.as_str(), v)).collect();
         let mut launches = Vec::with_capacity(running.len());
         let mut patterns: HashMap<String, Arc<Pattern>> = HashMap::new();
         for record in running {
@@ -330,30 +431,30 @@ impl ProjectView {
                     }
                 }
             }
-            launches.push(Arc::new(LaunchView::compile(&launch, &patterns, arns)));
+            launches.push(Arc::new(LaunchView::compile(
+                &launch,
+                &patterns,
+                &variations_of,
+                arns,
+            )));
         }
         let mut compiled = HashMap::with_capacity(features.len());
-        for record in features {
-            let feature: Feature = serde_json::from_str(&record.doc).map_err(StoreError::from)?;
-            let variations: Vec<(String, Value)> = feature
-                .variations
-                .iter()
-                .map(|v| (v.name.clone(), v.value.clone()))
-                .collect();
-            if variations.is_empty() {
-                continue;
-            }
-            let index = |name: &str| variations.iter().position(|(n, _)| n == name);
-            let default = index(&feature.default_variation).unwrap_or(0);
+        for (feature, variations) in features {
             let overrides = feature
                 .entity_overrides
                 .iter()
-                .filter_map(|(entity, variation)| Some((entity.clone(), index(variation)?)))
+                .filter_map(|(entity, variation)| {
+                    Some((entity.clone(), variations.index(variation)?))
+                })
                 .collect();
             let serving: Vec<Arc<LaunchView>> = launches
                 .iter()
                 .filter(|l| l.groups.iter().any(|g| g.feature == feature.name))
                 .cloned()
+                .collect();
+            let default_answer = variations.answer(variations.default, Reason::Default, NO_DETAILS);
+            let override_answers = (0..variations.all.len())
+                .map(|i| variations.answer(i, Reason::EntityOverridesMatch, NO_DETAILS))
                 .collect();
             compiled.insert(
                 feature.name.clone(),
@@ -361,9 +462,10 @@ impl ProjectView {
                     name: feature.name.clone(),
                     serve_default_only: feature.evaluation_strategy == "DEFAULT_VARIATION",
                     variations,
-                    default,
                     overrides,
                     launches: serving,
+                    default_answer,
+                    override_answers,
                 },
             );
         }
@@ -574,7 +676,7 @@ pub async fn evaluate_feature<S: Store>(
         .ok_or_else(|| {
             ApiError::missing(Kind::Feature, arns.feature(&view.name, &input.feature))
         })?;
-    Reply::json(&Served::of(&evaluation))
+    Ok(Reply(evaluation.answer.to_string()))
 }
 
 pub async fn batch_evaluate_feature<S: Store>(
