@@ -6,7 +6,8 @@
 //! the writer gives way to reconcile passes. An event is written once no pass has started for
 //! [`GIVE_WAY`], or once it has waited [`MAX_DELAY`], whichever comes first; so during a burst
 //! of new resources (a GitOps sync of a whole directory) the API server sees the status writes
-//! first, and the events follow, at most [`MAX_DELAY`] later (BENCHMARKS.md, part 6). When more
+//! first, and the events follow: each waits at most [`MAX_DELAY`] for the passes to pause, then
+//! its turn in the queue (BENCHMARKS.md, part 6). When more
 //! than [`QUEUE`] wait, new ones are dropped and counted (`launch_operator_events_total{outcome=
 //! "Dropped"}`), as client-go's event broadcaster does; the status always says the same.
 //!

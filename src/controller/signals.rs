@@ -117,6 +117,18 @@ fn woken<K: Managed>(
     quiet: &Mutex<HashSet<String>>,
     signal: Option<&Signal>,
 ) -> Vec<ObjectRef<Cached<K>>> {
+    // Most signals concern no object of this kind (every Launch that becomes Ready sends one,
+    // and nothing waits for a launch): answered without looking at the store, whose scan
+    // decodes each object's status (with 10,000 launches, a scan per launch made converging
+    // them quadratic).
+    let concerned = match signal {
+        None => true,
+        Some(Signal::Ready(kind, _)) => K::NEEDS.contains(kind),
+        Some(Signal::Deleted(kind, _)) => K::HELD_BY.contains(kind),
+    };
+    if !concerned {
+        return Vec::new();
+    }
     // A copy: the lock is not held while specs are decoded (every pass takes it).
     let quiet = quiet.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let reason = |o: &Cached<K>| {
@@ -134,19 +146,17 @@ fn woken<K: Managed>(
         .filter(|o| match (signal, reason(o).as_deref()) {
             (None, Some("DependencyNotFound" | "DeletionBlocked")) => true,
             (Some(Signal::Ready(kind, key)), Some("DependencyNotFound")) => {
-                K::NEEDS.contains(kind)
-                    && serde_json::from_str::<K::Spec>(o.spec.get()).is_ok_and(|spec| {
-                        K::references(&spec)
-                            .iter()
-                            .any(|(k, v)| k == kind && v == key)
-                    })
+                serde_json::from_str::<K::Spec>(o.spec.get()).is_ok_and(|spec| {
+                    K::references(&spec)
+                        .iter()
+                        .any(|(k, v)| k == kind && v == key)
+                })
             }
-            (Some(Signal::Deleted(kind, held)), Some("DeletionBlocked")) => {
-                K::HELD_BY.contains(kind)
-                    && o.decode().is_ok_and(|object| {
-                        let own = object.locate().key();
-                        held.iter().any(|(k, v)| *k == K::KIND && *v == own)
-                    })
+            (Some(Signal::Deleted(_, held)), Some("DeletionBlocked")) => {
+                o.decode().is_ok_and(|object| {
+                    let own = object.locate().key();
+                    held.iter().any(|(k, v)| *k == K::KIND && *v == own)
+                })
             }
             _ => false,
         })

@@ -232,13 +232,13 @@ async fn call<S: Store>(
     // an invalid one goes on below, to be refused in the model's words.
     match matched.op.name {
         "EvaluateFeature" => {
-            if let Some(i) = eval::input::evaluate_feature(&matched, body) {
+            if let Some(i) = eval::input::evaluate_feature(&matched, query, body) {
                 return eval::evaluate_feature(&emulator.store, &emulator.views, &emulator.arns, i)
                     .await;
             }
         }
         "BatchEvaluateFeature" => {
-            if let Some(i) = eval::input::batch_evaluate_feature(&matched, body) {
+            if let Some(i) = eval::input::batch_evaluate_feature(&matched, query, body) {
                 return eval::batch_evaluate_feature(
                     &emulator.store,
                     &emulator.views,

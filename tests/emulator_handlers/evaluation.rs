@@ -671,6 +671,24 @@ async fn evaluation_requests_are_validated_against_the_model() {
         )
         .await;
     assert_eq!(a.invalid_fields(), vec!["requests[0]"]);
+    // Members the model does not define are read by the generic path, which checks them.
+    let a = api
+        .raw(
+            "POST",
+            "/projects/p/evaluations/f",
+            r#"{"entityId": "u", "x": 1e400}"#,
+        )
+        .await;
+    a.error(400, "ValidationException");
+    // As is a query string (the operations define none), which must decode.
+    let a = api
+        .raw(
+            "POST",
+            "/projects/p/evaluations/f?a=%FF",
+            r#"{"entityId": "u"}"#,
+        )
+        .await;
+    a.error(400, "ValidationException");
 }
 
 #[tokio::test]

@@ -4,11 +4,13 @@
 //! This is the hot path of EvaluateFeature and BatchEvaluateFeature. The generic path
 //! (`wire::input`, then `ops::typed`) builds a JSON tree of the whole input, walks it along the
 //! model and copies it into the struct; that costs about as much as the evaluation itself. Here
-//! a request that is valid in every respect skips the tree. Anything else (a member missing,
-//! of the wrong type or breaking a rule, a structure that is not a JSON object, a
-//! duplicate member) answers `None`, and the caller takes the generic path, which refuses the request with
-//! the model's wording. So both paths accept exactly the same requests, and only the generic
-//! one words refusals.
+//! a request that is valid in every respect and has only the members the SDKs send skips the
+//! tree. Anything else answers `None`, and the caller takes the generic path, which answers it
+//! as it always did (refusing it in the model's words when it is invalid): a member missing, of
+//! the wrong type or breaking a rule, a structure that is not a JSON object, a duplicate
+//! member, a member the model does not define (serde would skip its value without checking it
+//! is valid JSON, which the generic path's tree does), and a request with a query string (the
+//! generic path checks it decodes). So both paths accept exactly the same requests.
 
 use std::{fmt, marker::PhantomData, sync::OnceLock};
 
@@ -80,16 +82,25 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
     }
 }
 
+/// Whether the request has no query string (the two operations define no query parameter).
+fn no_query(query: Option<&str>) -> bool {
+    query.is_none_or(str::is_empty)
+}
+
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct EvaluateBody {
     entity_id: String,
     evaluation_context: Option<String>,
 }
 
 /// EvaluateFeature's input, when the request is valid in every respect.
-pub fn evaluate_feature(matched: &Matched, body: &[u8]) -> Option<EvaluateFeatureInput> {
-    let rules = model_rules()?;
+pub fn evaluate_feature(
+    matched: &Matched,
+    query: Option<&str>,
+    body: &[u8],
+) -> Option<EvaluateFeatureInput> {
+    let rules = model_rules().filter(|_| no_query(query))?;
     let Object(b) = serde_json::from_slice::<Object<EvaluateBody>>(body).ok()?;
     let project = matched.label("project");
     let feature = matched.label("feature");
@@ -105,13 +116,27 @@ pub fn evaluate_feature(matched: &Matched, body: &[u8]) -> Option<EvaluateFeatur
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct BatchBody {
-    requests: Vec<Object<EvaluationRequest>>,
+    requests: Vec<Object<Item>>,
+}
+
+/// One request of a batch.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Item {
+    feature: String,
+    entity_id: String,
+    evaluation_context: Option<String>,
 }
 
 /// BatchEvaluateFeature's input, when the request is valid in every respect.
-pub fn batch_evaluate_feature(matched: &Matched, body: &[u8]) -> Option<BatchEvaluateFeatureInput> {
-    let rules = model_rules()?;
+pub fn batch_evaluate_feature(
+    matched: &Matched,
+    query: Option<&str>,
+    body: &[u8],
+) -> Option<BatchEvaluateFeatureInput> {
+    let rules = model_rules().filter(|_| no_query(query))?;
     let Object(b) = serde_json::from_slice::<Object<BatchBody>>(body).ok()?;
     let project = matched.label("project");
     let size = i64::try_from(b.requests.len()).unwrap_or(i64::MAX);
@@ -123,7 +148,15 @@ pub fn batch_evaluate_feature(matched: &Matched, body: &[u8]) -> Option<BatchEva
         });
     valid.then(|| BatchEvaluateFeatureInput {
         project: project.to_string(),
-        requests: b.requests.into_iter().map(|Object(r)| r).collect(),
+        requests: b
+            .requests
+            .into_iter()
+            .map(|Object(r)| EvaluationRequest {
+                feature: r.feature,
+                entity_id: r.entity_id,
+                evaluation_context: r.evaluation_context,
+            })
+            .collect(),
     })
 }
 
@@ -144,8 +177,8 @@ mod tests {
     #[test]
     fn a_valid_evaluation_is_read_without_the_tree() {
         let m = matched("/projects/shop/evaluations/checkout");
-        let body = br#" {"entityId":"u-1","evaluationContext":"{\"a\":1}","extra":[1]}"#;
-        let i = evaluate_feature(&m, body).unwrap();
+        let body = br#" {"entityId":"u-1","evaluationContext":"{\"a\":1}"}"#;
+        let i = evaluate_feature(&m, None, body).unwrap();
         assert_eq!(
             (
                 i.project.as_str(),
@@ -155,7 +188,8 @@ mod tests {
             ),
             ("shop", "checkout", "u-1", Some(r#"{"a":1}"#))
         );
-        let i = evaluate_feature(&m, br#"{"entityId":"u","evaluationContext":null}"#).unwrap();
+        let i =
+            evaluate_feature(&m, None, br#"{"entityId":"u","evaluationContext":null}"#).unwrap();
         assert_eq!(i.evaluation_context, None);
     }
 
@@ -171,17 +205,24 @@ mod tests {
             br#"{"entityId":5}"#,
             br#"{"entityId":"a","entityId":"b"}"#,
             br#"{"entityId":"u","evaluationContext":{"a":1}}"#,
+            // Members the model does not define: serde would skip them unchecked.
+            br#"{"entityId":"u","x":1e400}"#,
+            br#"{"entityId":"u","x":"\ud800"}"#,
+            br#"{"entityId":"u","x":[1]}"#,
             long.as_bytes(),
             b"{not json",
         ] {
             assert!(
-                evaluate_feature(&m, body).is_none(),
+                evaluate_feature(&m, None, body).is_none(),
                 "{}",
                 String::from_utf8_lossy(body)
             );
         }
+        let ok = br#"{"entityId":"u"}"#;
+        assert!(evaluate_feature(&m, Some(""), ok).is_some());
+        assert!(evaluate_feature(&m, Some("a=%FF"), ok).is_none());
         let bad_feature = matched("/projects/shop/evaluations/a%20b");
-        assert!(evaluate_feature(&bad_feature, br#"{"entityId":"u"}"#).is_none());
+        assert!(evaluate_feature(&bad_feature, None, br#"{"entityId":"u"}"#).is_none());
     }
 
     #[test]
@@ -189,7 +230,7 @@ mod tests {
         let one = r#"{"feature":"f","entityId":"u"}"#;
         let body = format!(r#"{{"requests":[{one},{one}]}}"#);
         let m = matched("/projects/shop/evaluations");
-        let i = batch_evaluate_feature(&m, body.as_bytes()).unwrap();
+        let i = batch_evaluate_feature(&m, None, body.as_bytes()).unwrap();
         assert_eq!((i.project.as_str(), i.requests.len()), ("shop", 2));
 
         let too_many = format!(r#"{{"requests":[{}]}}"#, vec![one; 21].join(","));
@@ -202,10 +243,12 @@ mod tests {
             array_item,
             r#"{"requests":[null]}"#,
             r#"{"requests":null}"#,
+            r#"{"requests":[{"feature":"f","entityId":"u","x":1e400}]}"#,
+            r#"{"requests":[{"feature":"f","entityId":"u"}],"x":1}"#,
             "{}",
         ] {
             assert!(
-                batch_evaluate_feature(&m, body.as_bytes()).is_none(),
+                batch_evaluate_feature(&m, None, body.as_bytes()).is_none(),
                 "{body}"
             );
         }
