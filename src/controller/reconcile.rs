@@ -318,10 +318,14 @@ async fn report<K: Managed, R: Resource<DynamicType = ()>>(
 ) -> Result<Action, Error> {
     let uid = object.uid().unwrap_or_default();
     let quiet = quiet_for(object, previous, outcome);
-    if quiet.is_some() {
-        ctx.signals.wait_quietly(&uid);
+    // Remembered before the status is written: a dependency that becomes Ready before this
+    // status is back in the cache still wakes the object (signals.rs).
+    if matches!(outcome, Outcome::DependencyNotFound(_)) {
+        ctx.signals.wait_for_dependency(&uid);
     } else {
         ctx.signals.stop_waiting(&uid);
+    }
+    if quiet.is_none() {
         let status = next_status::<K>(
             previous,
             observed,

@@ -9,11 +9,15 @@
 //! whose reason is `DeletionBlocked` and which the deleted object held (a Project waits for
 //! its features and launches to go).
 //!
-//! An object that finds a dependency missing in its first seconds waits *quietly*: no status
-//! and no event are written yet ([`Signals::wait_quietly`], see `reconcile::QUIET_WAIT`), since
-//! in a GitOps apply the order of the documents is arbitrary and most such waits end within
-//! seconds. Such an object has no `Ready` reason to be found by, so it is remembered here by
-//! uid and woken like a `DependencyNotFound` one.
+//! Every object whose last pass found a dependency missing is also remembered here by uid
+//! ([`Signals::wait_for_dependency`]) until a pass ends otherwise, and counts as
+//! `DependencyNotFound` whatever the cache says: the cache shows its status only once the
+//! status write comes back through the watch, and a dependency that becomes Ready in between
+//! must still wake it (missed, it would wait for its backoff, up to 30 s). An object that finds
+//! a dependency missing in its first seconds waits *quietly*: no status and no event are
+//! written yet (see `reconcile::QUIET_WAIT`), since in a GitOps apply the order of the
+//! documents is arbitrary and most such waits end within seconds; it has no `Ready` reason to
+//! be found by at all, and is woken the same way.
 //!
 //! Signals travel on one broadcast channel; a listener that falls behind (more than
 //! [`CAPACITY`] signals unread) wakes every waiting object once, and the backoff of the waiting
@@ -46,7 +50,7 @@ enum Signal {
 /// The signal channel, shared by every controller of the process.
 pub struct Signals {
     tx: broadcast::Sender<Arc<Signal>>,
-    /// Uids of the objects waiting quietly for a dependency (no status written yet).
+    /// Uids of the objects whose last pass found a dependency missing.
     quiet: Arc<Mutex<HashSet<String>>>,
 }
 
@@ -64,15 +68,16 @@ impl Signals {
         }
     }
 
-    /// The object `uid` waits for a dependency without having said so in its status.
-    pub fn wait_quietly(&self, uid: &str) {
+    /// The last pass of object `uid` found a dependency missing (said in its status or not).
+    pub fn wait_for_dependency(&self, uid: &str) {
         self.quiet
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(uid.to_string());
     }
 
-    /// The object `uid` no longer waits quietly (its pass ended otherwise, or it is gone).
+    /// The object `uid` no longer waits for a dependency (its pass ended otherwise, or it is
+    /// gone).
     pub fn stop_waiting(&self, uid: &str) {
         self.quiet
             .lock()
@@ -132,13 +137,15 @@ fn woken<K: Managed>(
     // A copy: the lock is not held while specs are decoded (every pass takes it).
     let quiet = quiet.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let reason = |o: &Cached<K>| {
-        o.ready().map(|(_, r)| r).or_else(|| {
-            o.metadata
-                .uid
-                .as_ref()
-                .filter(|uid| quiet.contains(*uid))
-                .map(|_| "DependencyNotFound".to_string())
-        })
+        if o.metadata
+            .uid
+            .as_ref()
+            .is_some_and(|uid| quiet.contains(uid))
+        {
+            Some("DependencyNotFound".to_string())
+        } else {
+            o.ready().map(|(_, r)| r)
+        }
     };
     store
         .state()
@@ -246,7 +253,7 @@ mod tests {
         writer.apply_watcher_event(&watcher::Event::Apply(launch("quiet", "checkout", None)));
         writer.apply_watcher_event(&watcher::Event::Apply(launch("new", "checkout", None)));
         let mut woken = Box::pin(signals.waiting::<Launch>(store));
-        signals.wait_quietly("quiet");
+        signals.wait_for_dependency("quiet");
         signals.ready("Feature", "shop/checkout".into());
         assert_eq!(next_names(&mut woken).await.as_deref(), Some("quiet"));
         assert_eq!(
@@ -258,6 +265,25 @@ mod tests {
         signals.stop_waiting("quiet");
         signals.ready("Feature", "shop/checkout".into());
         assert_eq!(next_names(&mut woken).await, None);
+    }
+
+    #[tokio::test]
+    async fn an_object_whose_waiting_status_is_not_cached_yet_is_woken() {
+        // Its last pass found the feature missing and wrote that; the cache still shows the
+        // status before (here: another reason), as it does until the write comes back.
+        let signals = Signals::new();
+        let (store, mut writer) = reflector::store::<Cached<Launch>>();
+        writer.apply_watcher_event(&watcher::Event::Apply(launch(
+            "stale",
+            "checkout",
+            Some("EvidentlyUnavailable"),
+        )));
+        let mut woken = Box::pin(signals.waiting::<Launch>(store));
+        signals.ready("Feature", "shop/checkout".into());
+        assert_eq!(next_names(&mut woken).await, None, "not waiting yet");
+        signals.wait_for_dependency("stale");
+        signals.ready("Feature", "shop/checkout".into());
+        assert_eq!(next_names(&mut woken).await.as_deref(), Some("stale"));
     }
 
     #[tokio::test]
