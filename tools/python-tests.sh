@@ -58,7 +58,10 @@ fi
 if [ -z "${LAUNCH_OPERATOR_BIN:-}" ]; then
   echo "==> cargo build --bin launch-operator --locked"
   cargo build --bin launch-operator --locked
-  LAUNCH_OPERATOR_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/launch-operator"
+  # Where cargo put it: CARGO_TARGET_DIR, a `build.target-dir` in a cargo config, or target/.
+  target_dir=$(cargo metadata --format-version 1 --no-deps --locked |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+  LAUNCH_OPERATOR_BIN="$target_dir/debug/launch-operator"
 elif [ ! -x "$LAUNCH_OPERATOR_BIN" ]; then
   echo "error: LAUNCH_OPERATOR_BIN=$LAUNCH_OPERATOR_BIN is not an executable file." >&2
   echo "       Build it with 'cargo build --bin launch-operator', or unset LAUNCH_OPERATOR_BIN." >&2
