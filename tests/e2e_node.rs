@@ -21,7 +21,7 @@
 mod support;
 
 use std::{
-    os::unix::{fs::MetadataExt, process::CommandExt},
+    os::unix::fs::MetadataExt,
     path::{Path, PathBuf},
     process::{Command, Stdio},
     time::{Duration, Instant},
@@ -119,25 +119,13 @@ fn operator_image(binary: &Path) -> (String, PathBuf) {
 }
 
 /// Ends the node with down.sh once this process has exited, however it exits.
-// The watchdog must outlive this process, so it is deliberately never waited for.
-#[allow(clippy::zombie_processes)]
 fn spawn_watchdog(dir: &Path) {
-    let script = format!(
-        "trap '' INT TERM HUP; while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; \
-         [ -n \"$KEEP_CLUSTER\" ] || '{down}' '{dir}'",
-        parent = std::process::id(),
+    let cleanup = format!(
+        "[ -n \"$KEEP_CLUSTER\" ] || '{down}' '{dir}'",
         down = repo_root().join("tools/cluster/down.sh").display(),
         dir = dir.display(),
     );
-    Command::new("bash")
-        .arg("-c")
-        .arg(script)
-        .process_group(0)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the node watchdog");
+    support::control_plane::after_exit(&cleanup, "the node watchdog");
 }
 
 fn start_node(images: &[(String, PathBuf)]) -> (Node, Duration) {

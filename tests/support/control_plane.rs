@@ -170,18 +170,26 @@ fn command(program: &Path, args: &[String]) -> Command {
 }
 
 /// Ends `pids` (TERM, then KILL) and removes `dir` once this test process has exited.
-// The watchdog must outlive this process, so it is deliberately never waited for.
-#[allow(clippy::zombie_processes)]
 fn spawn_watchdog(pids: &[u32], dir: &Path) {
     let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
-    // It ignores INT/TERM/HUP (a Ctrl-C reaches the whole process group) and runs in its own
-    // process group, as do etcd and kube-apiserver, so only the watchdog ends them.
-    let script = format!(
-        "trap '' INT TERM HUP; while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; kill {pids} 2>/dev/null; sleep 2; kill -9 {pids} 2>/dev/null; \
+    let cleanup = format!(
+        "kill {pids} 2>/dev/null; sleep 2; kill -9 {pids} 2>/dev/null; \
          [ -n \"$KEEP_TEST_CONTROL_PLANE\" ] || rm -rf '{dir}'",
-        parent = std::process::id(),
         pids = pids.join(" "),
         dir = dir.display()
+    );
+    after_exit(&cleanup, "the control-plane watchdog");
+}
+
+/// Runs the shell `cleanup` once this test process has exited, however it exits: a watchdog
+/// that ignores INT/TERM/HUP (a Ctrl-C reaches the whole process group) and runs in a process
+/// group of its own, as do the processes it ends, so only the watchdog ends them.
+// The watchdog must outlive this process, so it is deliberately never waited for.
+#[allow(clippy::zombie_processes)]
+pub fn after_exit(cleanup: &str, what: &str) {
+    let script = format!(
+        "trap '' INT TERM HUP; while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; {cleanup}",
+        parent = std::process::id(),
     );
     Command::new("bash")
         .arg("-c")
@@ -191,7 +199,7 @@ fn spawn_watchdog(pids: &[u32], dir: &Path) {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("start the control-plane watchdog");
+        .unwrap_or_else(|e| panic!("start {what}: {e}"));
 }
 
 impl ControlPlane {
